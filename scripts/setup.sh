@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what mcgw needs on a fresh Debian machine and builds the cached control-plane binaries.
+# Safe to run repeatedly: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH="$PATH:/usr/local/go/bin"; fi
+
+# Debian packages the tests and the lab use. Installed only when a tool is missing.
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v openssl >/dev/null || need+=(openssl)
+if ((${#need[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then log "error: missing ${need[*]}; run as root or install them"; exit 1; fi
+  log "installing Debian packages: ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+bash scripts/build-control-plane.sh >/dev/null

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check and test of mcgw on a fresh machine: installs what is missing (npm packages,
+# Debian packages), builds the Kubernetes control-plane binaries once (cached), then runs lint,
+# type checks and the whole test suite against real kube-apiservers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== lint and format"
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
+echo "== type check"
+npx tsc -p tsconfig.json
+echo "== tests"
+exec node scripts/run-tests.mjs "$@"
