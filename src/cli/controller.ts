@@ -1,0 +1,55 @@
+// `mcgw controller`: runs the member-cluster controller with leader election and health endpoints.
+import { hostname } from 'node:os';
+import { GatewayController } from '../controller/controller.ts';
+import { loadKubeConfig, makeClients } from '../kube/client.ts';
+import { installCRDs } from '../kube/crds.ts';
+import { startHealthServer } from '../util/health.ts';
+import { commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
+
+export const help = `mcgw controller: place Gateway instances on candidate Nodes and replace failed ones
+
+Usage: mcgw controller [flags]
+
+  --kubeconfig PATH          member cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --identity NAME            this replica's name in leader election (default: hostname-pid)
+  --health-addr HOST:PORT    serve /healthz and /readyz here (default 127.0.0.1:0, i.e. any free port)
+  --install-crds             create or update mcgw's CRDs before starting
+  --election-lease-ms N      leader Lease duration (default 4000)
+  --election-renew-ms N      leader gives up if it could not renew for this long (default 3000)
+  --election-retry-ms N      how often to renew or try to acquire (default 1000)
+  --log-level LEVEL          debug, info, warn or error (default info)
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parse('controller', argv, {
+    ...commonOptions,
+    identity: { type: 'string' },
+    'health-addr': { type: 'string', default: '127.0.0.1:0' },
+    'install-crds': { type: 'boolean', default: false },
+    'election-lease-ms': { type: 'string' },
+    'election-renew-ms': { type: 'string' },
+    'election-retry-ms': { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const identity = values.identity ?? `${hostname()}-${process.pid}`;
+  const log = loggerFrom('controller', values['log-level'], { identity });
+  const clients = makeClients(loadKubeConfig(values.kubeconfig));
+  if (values['install-crds']) await installCRDs(clients);
+  const election = {
+    leaseDurationMs: intFlag('controller', 'election-lease-ms', values['election-lease-ms'], 500, 600_000) ?? 4000,
+    renewDeadlineMs: intFlag('controller', 'election-renew-ms', values['election-renew-ms'], 200, 600_000) ?? 3000,
+    retryPeriodMs: intFlag('controller', 'election-retry-ms', values['election-retry-ms'], 50, 60_000) ?? 1000,
+  };
+  const ctl = new GatewayController({ clients, identity, log, election });
+  const health = await startHealthServer(values['health-addr']!, { live: () => true, ready: () => ctl.isReady() });
+  log.info('controller starting', { health: `http://127.0.0.1:${health.port}` });
+  await ctl.start();
+  const sig = await untilSignal();
+  log.info('shutting down', { signal: sig });
+  await ctl.stop();
+  health.server.close();
+  return 0;
+}

@@ -1,0 +1,301 @@
+// The member-cluster controller: informers feed one work queue; the elected leader turns the cached
+// state into a Plan (plan.ts) and carries it out. Standby replicas keep warm caches and write nothing.
+import type { KubernetesListObject, KubernetesObject, V1Lease, V1Node } from '@kubernetes/client-node';
+import { GROUP, SYSTEM_NAMESPACE, VERSION, NODE_LABEL } from '../api/group.ts';
+import type { ClusterGateway, GatewayPolicy } from '../api/types.ts';
+import type { Clients } from '../kube/client.ts';
+import { ensureNamespace } from '../kube/crds.ts';
+import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
+import { startInformer } from '../kube/informer.ts';
+import type { ResilientInformer } from '../kube/informer.ts';
+import { LeaderElector } from '../kube/leaderelection.ts';
+import type { Logger } from '../util/log.ts';
+import { LeaseTracker } from './leasetracker.ts';
+import { plan } from './plan.ts';
+import type { Plan, PlannedEvent } from './plan.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export interface ControllerOptions {
+  clients: Clients;
+  identity: string;
+  log: Logger;
+  /** Lease election timings; false runs without election (a single replica, e.g. in unit tests). */
+  election?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } | false;
+  now?: () => number;
+}
+
+export interface ControllerStats {
+  reconciles: number;
+  reconcileErrors: number;
+  writes: number;
+  lastReconcileMs: number;
+}
+
+const KEY = 'cluster';
+const crd = (plural: string) => ({ group: GROUP, version: VERSION, plural });
+
+export class GatewayController {
+  private readonly queue = new WorkQueue<string>();
+  private readonly tracker = new LeaseTracker();
+  private readonly lastFailure = new Map<string, number>();
+  private readonly reported = new Set<string>();
+  private informers: {
+    nodes: ResilientInformer<V1Node>;
+    policies: ResilientInformer<GatewayPolicy & KubernetesObject>;
+    gateways: ResilientInformer<ClusterGateway & KubernetesObject>;
+    leases: ResilientInformer<V1Lease>;
+  } | undefined;
+  private elector: LeaderElector | undefined;
+  private leading = false;
+  private running = false;
+  private workerDone: Promise<void> | undefined;
+  readonly stats: ControllerStats = { reconciles: 0, reconcileErrors: 0, writes: 0, lastReconcileMs: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  isReady(): boolean {
+    const i = this.informers;
+    return !!i && i.nodes.isSynced() && i.policies.isSynced() && i.gateways.isSynced() && i.leases.isSynced();
+  }
+
+  async start(): Promise<void> {
+    const { clients: c, log } = this.o;
+    const kick = () => this.queue.add(KEY);
+    const onError = (what: string) => (err: unknown, retry: number) =>
+      log.warn('watch failed, retrying', { resource: what, error: apiMessage(err), retryInMs: retry });
+    const listCustom = (plural: string) => async () =>
+      (await c.custom.listClusterCustomObject(crd(plural))) as KubernetesListObject<GatewayPolicy & KubernetesObject>;
+    this.informers = {
+      nodes: startInformer<V1Node>(c.kc, '/api/v1/nodes', () => c.core.listNode(), {
+        onChange: kick,
+        onError: onError('nodes'),
+      }),
+      policies: startInformer(c.kc, `/apis/${GROUP}/${VERSION}/gatewaypolicies`, listCustom('gatewaypolicies'), {
+        onChange: kick,
+        onError: onError('gatewaypolicies'),
+      }),
+      gateways: startInformer(
+        c.kc,
+        `/apis/${GROUP}/${VERSION}/clustergateways`,
+        listCustom('clustergateways') as unknown as () => Promise<KubernetesListObject<ClusterGateway & KubernetesObject>>,
+        { onChange: kick, onError: onError('clustergateways') },
+      ),
+      leases: startInformer<V1Lease>(
+        c.kc,
+        `/apis/coordination.k8s.io/v1/namespaces/${SYSTEM_NAMESPACE}/leases`,
+        () => c.coordination.listNamespacedLease({ namespace: SYSTEM_NAMESPACE, labelSelector: NODE_LABEL }),
+        {
+          labelSelector: NODE_LABEL,
+          onChange: (kind, obj) => {
+            const lease = obj as V1Lease;
+            const node = lease.metadata?.labels?.[NODE_LABEL];
+            if (!node) return;
+            if (kind === 'delete') this.tracker.forget(node);
+            // Only a renewal that is new to us counts as a sign of life.
+            else if (this.tracker.observe(node, String(lease.spec?.renewTime ?? lease.metadata?.resourceVersion), this.now()))
+              kick();
+          },
+          onError: onError('leases'),
+        },
+      ),
+    };
+    this.running = true;
+    this.workerDone = this.worker();
+
+    if (this.o.election === false) {
+      await this.becomeLeader();
+    } else {
+      const e = this.o.election ?? { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000 };
+      this.elector = new LeaderElector({
+        api: c.coordination,
+        namespace: SYSTEM_NAMESPACE,
+        name: 'mcgw-controller',
+        identity: this.o.identity,
+        ...e,
+        onStartedLeading: () => void this.becomeLeader(),
+        onStoppedLeading: () => {
+          if (this.leading) log.warn('lost leadership; stopping writes');
+          this.leading = false;
+        },
+        onError: (msg) => log.warn('leader election', { error: msg }),
+      });
+      try {
+        await ensureNamespace(c, SYSTEM_NAMESPACE);
+      } catch (err) {
+        log.warn('could not ensure namespace', { namespace: SYSTEM_NAMESPACE, error: apiMessage(err) });
+      }
+      this.elector.start();
+    }
+  }
+
+  private async becomeLeader(): Promise<void> {
+    this.o.log.info('became leader', { identity: this.o.identity });
+    await Promise.all(Object.values(this.informers!).map((i) => i.synced));
+    this.leading = true;
+    this.queue.add(KEY);
+  }
+
+  /** Resolves once every informer has listed its resource. */
+  async synced(): Promise<void> {
+    await Promise.all(Object.values(this.informers!).map((i) => i.synced));
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        if (this.leading && this.isReady()) {
+          const requeue = await this.reconcile();
+          this.queue.forget(key);
+          if (requeue !== undefined) this.queue.addAfter(key, requeue, this.now());
+        }
+      } catch (err) {
+        this.stats.reconcileErrors++;
+        const delay = this.queue.addRateLimited(key);
+        this.o.log.warn('reconcile failed; retrying', { error: apiMessage(err), retryInMs: delay });
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private leaseState(node: string, durationMs: number, now: number) {
+    const expiresAt = this.tracker.expiresAt(node, durationMs);
+    if (expiresAt === undefined) return { state: 'absent' as const };
+    return { state: now >= expiresAt ? ('expired' as const) : ('fresh' as const), expiresAt };
+  }
+
+  /** One pass: plan from the caches, then write. Returns when to come back, if at all. */
+  async reconcile(): Promise<number | undefined> {
+    const started = performance.now();
+    const now = this.now();
+    const i = this.informers!;
+    const p = plan({
+      policies: i.policies.list(),
+      nodes: i.nodes.list(),
+      gateways: i.gateways.list(),
+      lease: (node, d) => this.leaseState(node, d, now),
+      now,
+      lastFailure: this.lastFailure,
+    });
+    await this.execute(p, now);
+    this.stats.reconciles++;
+    this.stats.lastReconcileMs = performance.now() - started;
+    return p.requeueAfterMs;
+  }
+
+  private async execute(p: Plan, now: number): Promise<void> {
+    const { clients: c, log } = this.o;
+    for (const node of p.failed) this.lastFailure.set(node, now);
+    const fresh = new Map<string, ClusterGateway>();
+
+    // Make before break: new instances exist before failed or moved ones are removed.
+    for (const gw of p.create) {
+      try {
+        fresh.set(gw.metadata.name!, (await c.custom.createClusterCustomObject({ ...crd('clustergateways'), body: gw })) as ClusterGateway);
+        this.stats.writes++;
+        log.info('placed gateway', { node: gw.spec.nodeName, priority: gw.spec.priority, gatewayIP: gw.spec.gatewayIP });
+      } catch (err) {
+        if (!isConflict(err)) throw err; // already there: the cache was behind; the next pass sees it
+      }
+    }
+    for (const gw of p.update) {
+      await c.custom.replaceClusterCustomObject({ ...crd('clustergateways'), name: gw.metadata.name!, body: gw });
+      this.stats.writes++;
+    }
+    for (const r of p.remove) {
+      try {
+        await c.custom.deleteClusterCustomObject({ ...crd('clustergateways'), name: r.name });
+        this.stats.writes++;
+        this.tracker.forget(r.name);
+        log.info('removed gateway', { node: r.name, reason: r.reason });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    for (const s of p.gatewayStatus) {
+      const base = fresh.get(s.name) ?? this.informers!.gateways.get(s.name);
+      if (!base) continue;
+      await this.writeStatus('clustergateways', { ...base, status: s.status });
+    }
+    for (const s of p.policyStatus) {
+      const base = this.informers!.policies.get(s.name);
+      if (!base) continue;
+      await this.writeStatus('gatewaypolicies', { ...base, status: s.status });
+    }
+    for (const e of p.events) await this.emit(e);
+
+    // Report each unusable candidate once per reason, not on every pass.
+    const now2 = new Set(p.skipped.filter((s) => reportable(s.reason)).map((s) => `${s.node}|${s.reason}`));
+    for (const s of p.skipped) {
+      const k = `${s.node}|${s.reason}`;
+      if (!reportable(s.reason) || this.reported.has(k)) continue;
+      this.reported.add(k);
+      await this.emit({ kind: 'Node', name: s.node, type: 'Warning', reason: `Candidate${s.reason}`, message: s.detail });
+    }
+    for (const k of this.reported) if (!now2.has(k)) this.reported.delete(k);
+  }
+
+  private async writeStatus(plural: string, obj: KubernetesObject & { status?: unknown }): Promise<void> {
+    try {
+      await this.o.clients.custom.replaceClusterCustomObjectStatus({ ...crd(plural), name: obj.metadata!.name!, body: obj });
+      this.stats.writes++;
+    } catch (err) {
+      // A newer version exists; the watch brings it and the next pass writes on top of it.
+      if (isConflict(err)) {
+        this.queue.add(KEY);
+        return;
+      }
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private async emit(e: PlannedEvent): Promise<void> {
+    const t = new Date(this.now());
+    const apiVersion = e.kind === 'Node' ? 'v1' : `${GROUP}/${VERSION}`;
+    try {
+      await this.o.clients.core.createNamespacedEvent({
+        namespace: 'default',
+        body: {
+          metadata: { generateName: `${e.name}.` , namespace: 'default' },
+          involvedObject: { apiVersion, kind: e.kind, name: e.name, ...(e.uid && { uid: e.uid }) },
+          reason: e.reason,
+          message: e.message,
+          type: e.type,
+          source: { component: 'mcgw-controller' },
+          reportingComponent: 'mcgw.io/controller',
+          reportingInstance: this.o.identity,
+          firstTimestamp: t,
+          lastTimestamp: t,
+          count: 1,
+        },
+      });
+      this.stats.writes++;
+    } catch (err) {
+      // Events are best effort: losing one must not block placement.
+      this.o.log.warn('could not record event', { reason: e.reason, error: apiMessage(err) });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.elector?.stop();
+    this.leading = false;
+    this.queue.shutDown();
+    await this.workerDone;
+    await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));
+  }
+}
+
+function reportable(reason: string): boolean {
+  return reason === 'NoGatewayIP' || reason === 'NoInternalIP' || reason === 'AddressUnusable';
+}

@@ -1,0 +1,35 @@
+// Decides whether a gateway Lease has expired by the controller's own clock: it records when it saw
+// each renewal, rather than trusting the renewer's timestamp, so clock skew between Nodes cannot
+// fail a healthy instance or keep a dead one alive. A new controller leader starts by trusting every
+// Lease for one full duration.
+
+export class LeaseTracker {
+  private readonly seen = new Map<string, { version: string; at: number }>();
+
+  /** Records the Lease's current version (resourceVersion or renewTime); returns true if it changed. */
+  observe(node: string, version: string, now: number): boolean {
+    const prev = this.seen.get(node);
+    if (prev?.version === version) return false;
+    this.seen.set(node, { version, at: now });
+    return true;
+  }
+
+  forget(node: string): void {
+    this.seen.delete(node);
+  }
+
+  has(node: string): boolean {
+    return this.seen.has(node);
+  }
+
+  /** When the Lease expires unless renewed, or undefined if it was never seen. */
+  expiresAt(node: string, durationMs: number): number | undefined {
+    const s = this.seen.get(node);
+    return s ? s.at + durationMs : undefined;
+  }
+
+  expired(node: string, durationMs: number, now: number): boolean {
+    const at = this.expiresAt(node, durationMs);
+    return at !== undefined && now >= at;
+  }
+}

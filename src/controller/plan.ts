@@ -1,0 +1,332 @@
+// The reconciler's pure half: from the cached cluster state and a clock, decide which ClusterGateways
+// to create, update and delete, which statuses to write and which Events to emit. controller.ts
+// carries the plan out. Nothing here does I/O, so every rule is tested without an apiserver.
+import type { V1Node } from '@kubernetes/client-node';
+import { API_VERSION, NODE_LABEL, gatewayLeaseName, SYSTEM_NAMESPACE } from '../api/group.ts';
+import { gatewayPolicySpecSchema } from '../api/gatewaypolicy.ts';
+import { applyDefaults } from '../api/schema.ts';
+import type {
+  ClusterGateway,
+  ClusterGatewayStatus,
+  GatewayPolicy,
+  GatewayPolicyStatus,
+  GatewayPolicySpec,
+  Role,
+} from '../api/types.ts';
+import { schedule } from '../scheduler/schedule.ts';
+import type { Candidate, Instance, ScheduleResult } from '../scheduler/types.ts';
+import { getCondition, jsonEqual, setCondition } from './conditions.ts';
+import { toCandidate } from './nodeview.ts';
+import { labelKeyProblem, matchesSelector, selectorProblems } from './selector.ts';
+
+export type LeaseState = 'fresh' | 'expired' | 'absent';
+
+export interface PlanInput {
+  policies: readonly GatewayPolicy[];
+  nodes: readonly V1Node[];
+  gateways: readonly ClusterGateway[];
+  /** The gateway Lease of a node, judged by the controller's clock (see LeaseTracker). */
+  lease(node: string, durationMs: number): { state: LeaseState; expiresAt?: number };
+  now: number;
+  lastFailure: ReadonlyMap<string, number>;
+}
+
+export interface PlannedEvent {
+  kind: 'GatewayPolicy' | 'ClusterGateway' | 'Node';
+  name: string;
+  uid?: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface Plan {
+  /** The policy in effect, if any. */
+  policy?: string;
+  create: ClusterGateway[];
+  update: ClusterGateway[];
+  remove: { name: string; reason: string; message: string }[];
+  gatewayStatus: { name: string; status: ClusterGatewayStatus }[];
+  policyStatus: { name: string; status: GatewayPolicyStatus }[];
+  events: PlannedEvent[];
+  /** Candidates that could not be used; the controller reports each (node, reason) once. */
+  skipped: { node: string; reason: string; detail: string }[];
+  /** Nodes whose instance just failed: remembered for hold-down. */
+  failed: string[];
+  /** Reconcile again after this long even if nothing is observed (Lease expiry, hold-down end). */
+  requeueAfterMs?: number;
+}
+
+export type EffectiveSpec = Required<Pick<GatewayPolicySpec, 'desiredInstances' | 'mode' | 'zoneTopologyKey' | 'holdDownSeconds'>> & {
+  candidateSelector: NonNullable<GatewayPolicySpec['candidateSelector']>;
+  leaseDurationMs: number;
+  renewIntervalMs: number;
+};
+
+/** The spec with every default filled in, as the apiserver would have stored it. */
+export function effectiveSpec(spec: GatewayPolicySpec | undefined): EffectiveSpec {
+  const d = applyDefaults(gatewayPolicySpecSchema.json, spec ?? {}) as GatewayPolicySpec;
+  return {
+    desiredInstances: d.desiredInstances!,
+    mode: d.mode!,
+    zoneTopologyKey: d.zoneTopologyKey!,
+    holdDownSeconds: d.holdDownSeconds!,
+    candidateSelector: d.candidateSelector!,
+    leaseDurationMs: d.failureDetection?.leaseDurationMs ?? 3000,
+    renewIntervalMs: d.failureDetection?.renewIntervalMs ?? 1000,
+  };
+}
+
+/** Problems the schema cannot catch, worded so the user knows what to fix. */
+export function specProblems(spec: EffectiveSpec): string[] {
+  const out = selectorProblems(spec.candidateSelector);
+  const zp = labelKeyProblem(spec.zoneTopologyKey);
+  if (zp) out.push(`spec.zoneTopologyKey: ${zp}`);
+  if (spec.renewIntervalMs * 2 > spec.leaseDurationMs)
+    out.push('spec.failureDetection: renewIntervalMs must be at most half of leaseDurationMs');
+  return out;
+}
+
+function byAge(a: GatewayPolicy, b: GatewayPolicy): number {
+  const ta = Date.parse(String(a.metadata.creationTimestamp ?? '')) || 0;
+  const tb = Date.parse(String(b.metadata.creationTimestamp ?? '')) || 0;
+  return ta - tb || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
+}
+
+const FAILURE_REASONS = new Set(['LeaseExpired', 'NodeNotReady']);
+
+export function plan(input: PlanInput): Plan {
+  const out: Plan = {
+    create: [],
+    update: [],
+    remove: [],
+    gatewayStatus: [],
+    policyStatus: [],
+    events: [],
+    skipped: [],
+    failed: [],
+  };
+  const nowIso = new Date(input.now).toISOString();
+  const policies = [...input.policies].sort(byAge);
+  const effective = policies[0];
+
+  // Two policies in one cluster: the oldest stays in effect, every other one says so and is ignored.
+  for (const p of policies.slice(1)) {
+    const msg = `GatewayPolicy "${effective!.metadata.name}" is already in effect in this cluster; only one policy is honoured. Delete this one or merge it into "${effective!.metadata.name}".`;
+    pushPolicyStatus(out, p, {
+      ...p.status,
+      observedGeneration: p.metadata.generation ?? 0,
+      conditions: setCondition(
+        setCondition(p.status?.conditions, { type: 'Ready', status: 'False', reason: 'Conflict', message: msg }, nowIso),
+        { type: 'Degraded', status: 'True', reason: 'Conflict', message: msg },
+        nowIso,
+      ),
+    });
+  }
+
+  const spec = effectiveSpec(effective?.spec);
+  if (effective) {
+    out.policy = effective.metadata.name!;
+    const problems = specProblems(spec);
+    if (problems.length) {
+      // Keep every existing instance: a bad edit must not take traffic down.
+      const msg = `Invalid spec, nothing changed until it is fixed: ${problems.join('; ')}`;
+      pushPolicyStatus(out, effective, {
+        ...effective.status,
+        observedGeneration: effective.metadata.generation ?? 0,
+        conditions: setCondition(
+          setCondition(effective.status?.conditions, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: msg }, nowIso),
+          { type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: msg },
+          nowIso,
+        ),
+      });
+      return out;
+    }
+  }
+  const desired = effective ? spec.desiredInstances : 0;
+
+  const nodesByName = new Map(input.nodes.map((n) => [n.metadata?.name ?? '', n]));
+  const candidates: Candidate[] = input.nodes
+    .filter((n) => matchesSelector(n.metadata?.labels, spec.candidateSelector))
+    .map((n) => toCandidate(n, spec.zoneTopologyKey));
+  const gwByNode = new Map(input.gateways.map((g) => [g.spec.nodeName, g]));
+  const current: Instance[] = input.gateways.map((g) => ({ node: g.spec.nodeName, priority: g.spec.priority }));
+  const failedNow = new Set(
+    current.filter((c) => input.lease(c.node, spec.leaseDurationMs).state === 'expired').map((c) => c.node),
+  );
+
+  const result: ScheduleResult = schedule({
+    candidates,
+    current,
+    policy: { desired, holdDownMs: spec.holdDownSeconds * 1000 },
+    now: input.now,
+    lastFailure: input.lastFailure,
+    failedNow,
+  });
+
+  const policyRef = effective
+    ? { kind: 'GatewayPolicy' as const, name: effective.metadata.name!, uid: effective.metadata.uid }
+    : undefined;
+  const candByName = new Map(candidates.map((c) => [c.name, c]));
+
+  for (const r of result.removed) {
+    const reason = r.reason === 'NodeGone' && nodesByName.has(r.node) ? 'NotCandidate' : effective ? r.reason : 'NoPolicy';
+    const why: Record<string, string> = {
+      NodeGone: 'its Node no longer exists',
+      NotCandidate: 'its Node no longer matches the candidate selector',
+      NodeNotReady: 'its Node is NotReady',
+      LeaseExpired: `its gateway Lease was not renewed for ${spec.leaseDurationMs} ms`,
+      Unschedulable: 'its Node was cordoned',
+      Draining: 'its Node is being drained',
+      AddressUnusable: 'its Node has no usable gateway or internal address',
+      ScaledDown: `the policy asks for ${desired} instances`,
+      NoPolicy: 'no GatewayPolicy exists in this cluster',
+    };
+    const message = `Removed Gateway instance on node ${r.node}: ${why[reason] ?? reason}`;
+    out.remove.push({ name: r.node, reason, message });
+    if (FAILURE_REASONS.has(r.reason)) out.failed.push(r.node);
+    if (policyRef)
+      out.events.push({ ...policyRef, type: FAILURE_REASONS.has(r.reason) ? 'Warning' : 'Normal', reason: `Removed${reason}`, message });
+  }
+
+  for (const a of result.added) {
+    const c = candByName.get(a.node)!;
+    const gw: ClusterGateway = {
+      apiVersion: API_VERSION,
+      kind: 'ClusterGateway',
+      metadata: {
+        name: a.node,
+        labels: { [NODE_LABEL]: a.node, 'app.kubernetes.io/managed-by': 'mcgw' },
+        ...(effective && {
+          ownerReferences: [
+            {
+              apiVersion: API_VERSION,
+              kind: 'GatewayPolicy',
+              name: effective.metadata.name!,
+              uid: effective.metadata.uid!,
+              controller: true,
+            },
+          ],
+        }),
+      },
+      spec: {
+        nodeName: a.node,
+        gatewayIP: c.gatewayIP!,
+        internalIP: c.internalIP!,
+        priority: a.priority,
+        ...(c.zone !== undefined && { zone: c.zone }),
+      },
+    };
+    out.create.push(gw);
+    if (policyRef)
+      out.events.push({
+        ...policyRef,
+        type: 'Normal',
+        reason: 'Placed',
+        message: `Placed Gateway instance on node ${a.node} (zone ${c.zone ?? 'none'}, gatewayIP ${c.gatewayIP}, priority ${a.priority})`,
+      });
+  }
+
+  // A kept instance whose Node changed address gets its spec updated; nothing else rewrites a spec.
+  const addedNodes = new Set(result.added.map((a) => a.node));
+  for (const inst of result.assignment) {
+    if (addedNodes.has(inst.node)) continue;
+    const gw = gwByNode.get(inst.node);
+    const c = candByName.get(inst.node);
+    if (!gw || !c) continue;
+    const want = { ...gw.spec, gatewayIP: c.gatewayIP!, internalIP: c.internalIP! };
+    if (c.zone !== undefined) want.zone = c.zone;
+    else delete want.zone;
+    if (!jsonEqual(want, gw.spec)) out.update.push({ ...gw, spec: want });
+  }
+
+  for (const s of result.skipped) out.skipped.push({ node: s.node, reason: s.reason, detail: s.detail });
+
+  // Status of every instance in the new assignment, and the role the controller expects it to have.
+  const ready = new Map(
+    result.assignment.map((i) => [i.node, input.lease(i.node, spec.leaseDurationMs).state === 'fresh']),
+  );
+  const byRank = [...result.assignment].sort((a, b) => b.priority - a.priority || a.node.localeCompare(b.node));
+  const activeStandbyLeader = byRank.find((i) => ready.get(i.node))?.node;
+  for (const inst of result.assignment) {
+    const gw = gwByNode.get(inst.node);
+    const isReady = ready.get(inst.node)!;
+    const role: Role =
+      isReady && (spec.mode === 'ActiveActive' || inst.node === activeStandbyLeader) ? 'Active' : 'Standby';
+    const leaseName = `${SYSTEM_NAMESPACE}/${gatewayLeaseName(inst.node)}`;
+    const cond = isReady
+      ? { type: 'Ready', status: 'True' as const, reason: 'LeaseRenewed', message: `Lease ${leaseName} is being renewed` }
+      : {
+          type: 'Ready',
+          status: 'False' as const,
+          reason: 'AwaitingLease',
+          message: `No renewal of Lease ${leaseName} seen yet; is the mcgw agent running on node ${inst.node}?`,
+        };
+    const status: ClusterGatewayStatus = { role, conditions: setCondition(gw?.status?.conditions, cond, nowIso) };
+    if (!gw || !jsonEqual(status, gw.status ?? {})) out.gatewayStatus.push({ name: inst.node, status });
+  }
+
+  if (effective) {
+    const readyCount = [...ready.values()].filter(Boolean).length;
+    const setChanged = result.added.length > 0 || result.removed.length > 0;
+    const gateways = byRank.map((i) => {
+      const c = candByName.get(i.node);
+      const gw = gwByNode.get(i.node);
+      return {
+        node: i.node,
+        gatewayIP: c?.gatewayIP ?? gw?.spec.gatewayIP ?? '',
+        internalIP: c?.internalIP ?? gw?.spec.internalIP ?? '',
+        priority: i.priority,
+        ready: ready.get(i.node)!,
+      };
+    });
+    let conds = effective.status?.conditions;
+    conds = setCondition(
+      conds,
+      result.degraded
+        ? { type: 'Degraded', status: 'True', reason: 'InsufficientCandidates', message: result.degraded }
+        : { type: 'Degraded', status: 'False', reason: 'AsDesired', message: `${result.assignment.length} of ${desired} instances placed` },
+      nowIso,
+    );
+    const allReady = readyCount === result.assignment.length;
+    conds = setCondition(
+      conds,
+      result.degraded
+        ? { type: 'Ready', status: 'False', reason: 'InsufficientCandidates', message: result.degraded }
+        : allReady
+          ? { type: 'Ready', status: 'True', reason: 'AllInstancesReady', message: `${readyCount} of ${desired} instances ready` }
+          : {
+              type: 'Ready',
+              status: 'False',
+              reason: 'InstancesNotReady',
+              message: `${readyCount} of ${result.assignment.length} placed instances renew their Lease`,
+            },
+      nowIso,
+    );
+    pushPolicyStatus(out, effective, {
+      observedGeneration: effective.metadata.generation ?? 0,
+      desiredInstances: desired,
+      readyInstances: readyCount,
+      gateways,
+      ...((setChanged ? nowIso : effective.status?.lastPlacementTime) !== undefined && {
+        lastPlacementTime: setChanged ? nowIso : effective.status!.lastPlacementTime!,
+      }),
+      conditions: conds,
+    });
+  }
+
+  // Wake up when the first fresh Lease would expire, or a hold-down ends.
+  let wake = result.nextWakeMs;
+  for (const inst of result.assignment) {
+    const l = input.lease(inst.node, spec.leaseDurationMs);
+    if (l.state === 'fresh' && l.expiresAt !== undefined) wake = wake === undefined ? l.expiresAt : Math.min(wake, l.expiresAt);
+  }
+  if (wake !== undefined) out.requeueAfterMs = Math.max(0, wake - input.now) + 10;
+  return out;
+}
+
+function pushPolicyStatus(out: Plan, p: GatewayPolicy, status: GatewayPolicyStatus): void {
+  if (!jsonEqual(status, p.status ?? {})) out.policyStatus.push({ name: p.metadata.name!, status });
+}
+
+export { getCondition };

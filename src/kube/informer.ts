@@ -1,0 +1,85 @@
+// A list-watch cache that restarts itself after errors (the client library's stops for good) and
+// tells when it has synced, so readiness can wait for it.
+import { makeInformer } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+
+export interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+export interface ResilientInformer<T> extends Cache<T> {
+  readonly synced: Promise<void>;
+  isSynced(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface InformerOptions {
+  labelSelector?: string;
+  onChange: (kind: 'add' | 'update' | 'delete', obj: KubernetesObject) => void;
+  onError?: (err: unknown, retryInMs: number) => void;
+  maxBackoffMs?: number;
+}
+
+export function startInformer<T extends KubernetesObject>(
+  kc: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  opts: InformerOptions,
+): ResilientInformer<T> {
+  const inf = makeInformer<T>(kc, path, list, opts.labelSelector);
+  let stopped = false;
+  let synced = false;
+  let backoff = 200;
+  let timer: NodeJS.Timeout | undefined;
+  let resolveSynced!: () => void;
+  const syncedP = new Promise<void>((r) => (resolveSynced = r));
+
+  inf.on('add', (o) => opts.onChange('add', o));
+  inf.on('update', (o) => opts.onChange('update', o));
+  inf.on('delete', (o) => opts.onChange('delete', o));
+  inf.on('connect', () => {
+    backoff = 200;
+  });
+  let errors = 0;
+  inf.on('error', (err) => {
+    errors++;
+    if (stopped) return;
+    const wait = backoff;
+    backoff = Math.min(backoff * 2, opts.maxBackoffMs ?? 5000);
+    opts.onError?.(err, wait);
+    timer = setTimeout(() => void begin(), wait);
+  });
+
+  const begin = async () => {
+    if (stopped) return;
+    const before = errors;
+    try {
+      await inf.start();
+      // start() resolves even when its list failed; the error callback has then scheduled a retry.
+      if (errors === before && !synced) {
+        synced = true;
+        resolveSynced();
+      }
+    } catch (err) {
+      if (!stopped && errors === before) {
+        opts.onError?.(err, backoff);
+        timer = setTimeout(() => void begin(), backoff);
+        backoff = Math.min(backoff * 2, opts.maxBackoffMs ?? 5000);
+      }
+    }
+  };
+  void begin();
+
+  return {
+    synced: syncedP,
+    isSynced: () => synced,
+    get: (name, ns) => inf.get(name, ns),
+    list: (ns) => inf.list(ns),
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await inf.stop();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// Renews the Lease a Gateway instance uses to prove it is alive. The agent on a Gateway Node runs
+// this; the controller fails an instance whose Lease it sees unchanged for leaseDurationMs.
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { NODE_LABEL, SYSTEM_NAMESPACE, gatewayLeaseName } from '../api/group.ts';
+import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
+
+export interface RenewerOptions {
+  api: CoordinationV1Api;
+  node: string;
+  namespace?: string;
+  renewIntervalMs?: number;
+  leaseDurationMs?: number;
+  /** Called after each successful renewal, with the time it took. */
+  onRenew?: (tookMs: number) => void;
+  onError?: (msg: string) => void;
+}
+
+export class LeaseRenewer {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private cached: V1Lease | undefined;
+  renewals = 0;
+  failures = 0;
+
+  constructor(private readonly o: RenewerOptions) {}
+
+  get name(): string {
+    return gatewayLeaseName(this.o.node);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.renewOnce();
+      this.renewals++;
+      this.o.onRenew?.(Date.now() - started);
+    } catch (err) {
+      this.failures++;
+      this.cached = undefined;
+      this.o.onError?.(`renewing Lease ${this.namespace}/${this.name}: ${apiMessage(err)}`);
+    }
+    if (this.stopped) return;
+    // Keep a steady cadence: a slow write shortens the wait rather than stretching the period.
+    const interval = this.o.renewIntervalMs ?? 1000;
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, interval - (Date.now() - started)));
+  }
+
+  private get namespace(): string {
+    return this.o.namespace ?? SYSTEM_NAMESPACE;
+  }
+
+  /** One renewal: update the cached Lease, re-reading it after a conflict, creating it if absent. */
+  async renewOnce(): Promise<void> {
+    const { api, node } = this.o;
+    const namespace = this.namespace;
+    const name = this.name;
+    const spec = {
+      holderIdentity: node,
+      leaseDurationSeconds: Math.max(1, Math.ceil((this.o.leaseDurationMs ?? 3000) / 1000)),
+      renewTime: new Date(),
+    };
+    if (!this.cached) {
+      try {
+        this.cached = await api.readNamespacedLease({ name, namespace });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        this.cached = await api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace, labels: { [NODE_LABEL]: node, 'app.kubernetes.io/managed-by': 'mcgw' } },
+            spec: { ...spec, acquireTime: spec.renewTime },
+          },
+        });
+        return;
+      }
+    }
+    try {
+      this.cached = await api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: { ...this.cached, spec: { ...this.cached.spec, ...spec } },
+      });
+    } catch (err) {
+      this.cached = undefined;
+      if (isConflict(err) || isNotFound(err)) return this.renewOnce();
+      throw err;
+    }
+  }
+}
