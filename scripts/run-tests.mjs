@@ -18,6 +18,14 @@ const chosen = files.filter((f) => {
   const integration = f.startsWith(join('test', 'integration'));
   return kind === 'unit' ? !integration : kind === 'integration' ? integration : true;
 });
-const args = ['--import', 'tsx', '--test', '--test-reporter=spec', ...(kind && !['unit', 'integration'].includes(kind) ? [kind] : []), ...rest, ...chosen];
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-reporter=spec',
+  ...(kind && !['unit', 'integration'].includes(kind) ? [kind] : []),
+  ...rest,
+  ...chosen,
+];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -14,8 +14,16 @@ export const clusterGatewaySpecSchema = s.object(
       maxLength: 253,
       pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
     }),
-    gatewayIP: s.string({ description: 'The address remote clusters tunnel to.', maxLength: 45, rules: ipRule }),
-    internalIP: s.string({ description: 'The address Nodes inside this cluster tunnel to.', maxLength: 45, rules: ipRule }),
+    gatewayIP: s.string({
+      description: 'The address remote clusters tunnel to.',
+      maxLength: 45,
+      rules: ipRule,
+    }),
+    internalIP: s.string({
+      description: 'The address Nodes inside this cluster tunnel to.',
+      maxLength: 45,
+      rules: ipRule,
+    }),
     zone: s.optional(s.string({ description: "The Node's zone, if it has one.", maxLength: 63 })),
     priority: s.integer({
       description:
@@ -54,11 +62,23 @@ export const clusterGatewayKind: KindDefinition = {
   description: 'A cross-cluster Gateway instance placed on one Node by the mcgw controller.',
   spec: clusterGatewaySpecSchema.json,
   status: clusterGatewayStatusSchema.json,
-  rules: [{ rule: 'self.metadata.name == self.spec.nodeName', message: 'metadata.name must equal spec.nodeName' }],
+  rules: [
+    { rule: 'self.metadata.name == self.spec.nodeName', message: 'metadata.name must equal spec.nodeName' },
+  ],
   printerColumns: [
     { name: 'Node', type: 'string', jsonPath: '.spec.nodeName', description: 'Node running the instance.' },
-    { name: 'Gateway IP', type: 'string', jsonPath: '.spec.gatewayIP', description: 'Address remote clusters tunnel to.' },
-    { name: 'Internal IP', type: 'string', jsonPath: '.spec.internalIP', description: 'Address local Nodes tunnel to.' },
+    {
+      name: 'Gateway IP',
+      type: 'string',
+      jsonPath: '.spec.gatewayIP',
+      description: 'Address remote clusters tunnel to.',
+    },
+    {
+      name: 'Internal IP',
+      type: 'string',
+      jsonPath: '.spec.internalIP',
+      description: 'Address local Nodes tunnel to.',
+    },
     { name: 'Role', type: 'string', jsonPath: '.status.role', description: 'Active or Standby.' },
     { name: 'Priority', type: 'integer', jsonPath: '.spec.priority', description: 'Higher is preferred.' },
     {

@@ -1,5 +1,12 @@
 // Renders docs/api.md from the kind definitions, so the reference cannot disagree with the CRDs.
-import { API_VERSION, CANDIDATE_LABEL, DRAINING_LABEL, GATEWAY_IP_ANNOTATION, SYSTEM_NAMESPACE, gatewayLeaseName } from './group.ts';
+import {
+  API_VERSION,
+  CANDIDATE_LABEL,
+  DRAINING_LABEL,
+  GATEWAY_IP_ANNOTATION,
+  SYSTEM_NAMESPACE,
+  gatewayLeaseName,
+} from './group.ts';
 import type { KindDefinition } from './kind.ts';
 import type { JSONSchema } from './schema.ts';
 
@@ -27,7 +34,9 @@ function limits(j: JSONSchema): string {
 /** One row per field, nested fields as dotted paths. */
 function rows(prefix: string, j: JSONSchema, required: boolean, acc: string[]): void {
   const esc = (t: string) => t.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  acc.push(`| \`${prefix}\` | ${esc(typeOf(j))} | ${required ? 'yes' : 'no'} | ${esc(j.description ?? '')} | ${esc(limits(j))} |`);
+  acc.push(
+    `| \`${prefix}\` | ${esc(typeOf(j))} | ${required ? 'yes' : 'no'} | ${esc(j.description ?? '')} | ${esc(limits(j))} |`,
+  );
   const inner = j.type === 'array' ? j.items : j;
   if (inner?.type === 'object' && inner.properties) {
     const req = new Set(inner.required ?? []);
@@ -37,7 +46,10 @@ function rows(prefix: string, j: JSONSchema, required: boolean, acc: string[]): 
 }
 
 function kindSection(k: KindDefinition): string {
-  const acc: string[] = ['| field | type | required | meaning | limits and default |', '| --- | --- | --- | --- | --- |'];
+  const acc: string[] = [
+    '| field | type | required | meaning | limits and default |',
+    '| --- | --- | --- | --- | --- |',
+  ];
   rows('spec', k.spec, true, acc);
   rows('status', k.status, false, acc);
   const cols = k.printerColumns.map((c) => `\`${c.name}\``).join(', ');

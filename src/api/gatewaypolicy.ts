@@ -69,7 +69,8 @@ export const gatewayPolicySpecSchema = s.object(
           rules: [
             {
               rule: '!has(self.leaseDurationMs) || !has(self.renewIntervalMs) || self.renewIntervalMs * 2 <= self.leaseDurationMs',
-              message: 'renewIntervalMs must be at most half of leaseDurationMs, so one lost renewal does not fail an instance',
+              message:
+                'renewIntervalMs must be at most half of leaseDurationMs, so one lost renewal does not fail an instance',
             },
           ],
         },
@@ -77,7 +78,8 @@ export const gatewayPolicySpecSchema = s.object(
     ),
     holdDownSeconds: s.optional(
       s.integer({
-        description: 'A Node whose instance failed is not chosen again for this long, so a flapping Node is not reused.',
+        description:
+          'A Node whose instance failed is not chosen again for this long, so a flapping Node is not reused.',
         minimum: 0,
         maximum: 86400,
         default: 60,
@@ -101,7 +103,9 @@ const activeGateway = s.object(
 
 export const gatewayPolicyStatusSchema = s.object(
   {
-    observedGeneration: s.optional(s.integer({ description: 'The generation last acted on.', format: 'int64' })),
+    observedGeneration: s.optional(
+      s.integer({ description: 'The generation last acted on.', format: 'int64' }),
+    ),
     desiredInstances: s.optional(s.integer({ description: 'Desired instance count acted on.' })),
     readyInstances: s.optional(s.integer({ description: 'Instances whose Lease is fresh.' })),
     gateways: s.optional(
@@ -128,8 +132,18 @@ export const gatewayPolicyKind: KindDefinition = {
   status: gatewayPolicyStatusSchema.json,
   printerColumns: [
     { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'ActiveStandby or ActiveActive.' },
-    { name: 'Desired', type: 'integer', jsonPath: '.spec.desiredInstances', description: 'Desired instances.' },
-    { name: 'Ready', type: 'integer', jsonPath: '.status.readyInstances', description: 'Instances renewing their Lease.' },
+    {
+      name: 'Desired',
+      type: 'integer',
+      jsonPath: '.spec.desiredInstances',
+      description: 'Desired instances.',
+    },
+    {
+      name: 'Ready',
+      type: 'integer',
+      jsonPath: '.status.readyInstances',
+      description: 'Instances renewing their Lease.',
+    },
     {
       name: 'Status',
       type: 'string',

@@ -7,10 +7,17 @@ export const conditionSchema = s.object(
     type: s.string({ description: 'Condition type, e.g. Ready or Degraded.', maxLength: 316 }),
     status: s.enum(['True', 'False', 'Unknown'] as const, { description: 'Status of the condition.' }),
     reason: s.string({ description: 'One CamelCase word saying why.', maxLength: 1024 }),
-    message: s.string({ description: 'What happened and, when something is wrong, what to fix.', maxLength: 32768 }),
+    message: s.string({
+      description: 'What happened and, when something is wrong, what to fix.',
+      maxLength: 32768,
+    }),
     lastTransitionTime: s.string({ description: 'When status last changed.', format: 'date-time' }),
     observedGeneration: s.optional(
-      s.integer({ description: 'The .metadata.generation the condition was computed from.', format: 'int64', minimum: 0 }),
+      s.integer({
+        description: 'The .metadata.generation the condition was computed from.',
+        format: 'int64',
+        minimum: 0,
+      }),
     ),
   },
   { description: 'A standard Kubernetes condition.' },
@@ -27,7 +34,9 @@ export const conditionsSchema = s.array(conditionSchema, {
 const requirement = s.object(
   {
     key: s.string({ description: 'Label key.', maxLength: 317 }),
-    operator: s.enum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, { description: 'How key and values relate.' }),
+    operator: s.enum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, {
+      description: 'How key and values relate.',
+    }),
     values: s.optional(
       s.array(s.string({ description: 'A label value.', maxLength: 63 }), {
         description: 'Values for In and NotIn; must be empty for Exists and DoesNotExist.',
@@ -48,7 +57,11 @@ const requirement = s.object(
 
 export const labelSelectorSchema = s.object(
   {
-    matchLabels: s.optional(s.map(s.string({ description: 'Label value.', maxLength: 63 }), { description: 'Labels that must all match.' })),
+    matchLabels: s.optional(
+      s.map(s.string({ description: 'Label value.', maxLength: 63 }), {
+        description: 'Labels that must all match.',
+      }),
+    ),
     matchExpressions: s.optional(
       s.array(requirement, { description: 'Requirements that must all hold.', maxItems: 16 }),
     ),

@@ -36,7 +36,9 @@ export interface Schema<T, Opt extends boolean = false> {
 export type Infer<S> = S extends Schema<infer T, boolean> ? T : never;
 
 type Props = Record<string, Schema<unknown, boolean>>;
-type RequiredKeys<P extends Props> = { [K in keyof P]: P[K] extends Schema<unknown, false> ? K : never }[keyof P];
+type RequiredKeys<P extends Props> = {
+  [K in keyof P]: P[K] extends Schema<unknown, false> ? K : never;
+}[keyof P];
 type OptionalKeys<P extends Props> = Exclude<keyof P, RequiredKeys<P>>;
 type Flatten<T> = { [K in keyof T]: T[K] };
 export type ObjectOf<P extends Props> = Flatten<
@@ -55,7 +57,15 @@ function node<T>(json: JSONSchema, c: Common): Schema<T> {
 }
 
 export const s = {
-  string(c: Common & { pattern?: string; format?: string; maxLength?: number; minLength?: number; default?: string }) {
+  string(
+    c: Common & {
+      pattern?: string;
+      format?: string;
+      maxLength?: number;
+      minLength?: number;
+      default?: string;
+    },
+  ) {
     return node<string>(
       {
         type: 'string',
@@ -112,7 +122,12 @@ export const s = {
   },
   array<T>(
     items: Schema<T, boolean>,
-    c: Common & { maxItems?: number; minItems?: number; listType?: 'atomic' | 'set' | 'map'; mapKeys?: string[] },
+    c: Common & {
+      maxItems?: number;
+      minItems?: number;
+      listType?: 'atomic' | 'set' | 'map';
+      mapKeys?: string[];
+    },
   ) {
     return node<T[]>(
       {

@@ -24,7 +24,13 @@ export function parse<O extends Options>(cmd: string, argv: string[], options: O
   }
 }
 
-export function intFlag(cmd: string, name: string, v: string | undefined, min: number, max: number): number | undefined {
+export function intFlag(
+  cmd: string,
+  name: string,
+  v: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max)
@@ -32,9 +38,14 @@ export function intFlag(cmd: string, name: string, v: string | undefined, min: n
   return n;
 }
 
-export function loggerFrom(cmd: string, level: string | undefined, fields: Record<string, unknown> = {}): Logger {
+export function loggerFrom(
+  cmd: string,
+  level: string | undefined,
+  fields: Record<string, unknown> = {},
+): Logger {
   const l = level ?? 'info';
-  if (!isLevel(l)) throw new UsageError(`mcgw ${cmd}: --log-level must be debug, info, warn or error, got "${l}"`);
+  if (!isLevel(l))
+    throw new UsageError(`mcgw ${cmd}: --log-level must be debug, info, warn or error, got "${l}"`);
   return createLogger(l, { component: cmd, ...fields });
 }
 

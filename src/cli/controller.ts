@@ -39,12 +39,18 @@ export async function run(argv: string[]): Promise<number> {
   const clients = makeClients(loadKubeConfig(values.kubeconfig));
   if (values['install-crds']) await installCRDs(clients);
   const election = {
-    leaseDurationMs: intFlag('controller', 'election-lease-ms', values['election-lease-ms'], 500, 600_000) ?? 4000,
-    renewDeadlineMs: intFlag('controller', 'election-renew-ms', values['election-renew-ms'], 200, 600_000) ?? 3000,
-    retryPeriodMs: intFlag('controller', 'election-retry-ms', values['election-retry-ms'], 50, 60_000) ?? 1000,
+    leaseDurationMs:
+      intFlag('controller', 'election-lease-ms', values['election-lease-ms'], 500, 600_000) ?? 4000,
+    renewDeadlineMs:
+      intFlag('controller', 'election-renew-ms', values['election-renew-ms'], 200, 600_000) ?? 3000,
+    retryPeriodMs:
+      intFlag('controller', 'election-retry-ms', values['election-retry-ms'], 50, 60_000) ?? 1000,
   };
   const ctl = new GatewayController({ clients, identity, log, election });
-  const health = await startHealthServer(values['health-addr']!, { live: () => true, ready: () => ctl.isReady() });
+  const health = await startHealthServer(values['health-addr']!, {
+    live: () => true,
+    ready: () => ctl.isReady(),
+  });
   log.info('controller starting', { health: `http://127.0.0.1:${health.port}` });
   await ctl.start();
   const sig = await untilSignal();

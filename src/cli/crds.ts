@@ -21,6 +21,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write('CRDs applied and established\n');
     return 0;
   }
-  process.stdout.write(allCRDs().map((c) => stringify(c, { lineWidth: 0 })).join('---\n'));
+  process.stdout.write(
+    allCRDs()
+      .map((c) => stringify(c, { lineWidth: 0 }))
+      .join('---\n'),
+  );
   return 0;
 }

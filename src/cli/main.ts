@@ -7,7 +7,10 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  local: { summary: 'run a local cluster with the controller and simulated Nodes, showing placement live', load: () => import('./local.ts') },
+  local: {
+    summary: 'run a local cluster with the controller and simulated Nodes, showing placement live',
+    load: () => import('./local.ts'),
+  },
   controller: { summary: 'run the member-cluster controller', load: () => import('./controller.ts') },
   lease: { summary: "renew a Gateway instance's Lease (liveness signal)", load: () => import('./lease.ts') },
   crds: { summary: 'print or apply the CustomResourceDefinitions', load: () => import('./crds.ts') },

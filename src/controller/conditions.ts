@@ -4,7 +4,11 @@ import type { Condition } from '../api/types.ts';
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
-export function setCondition(existing: readonly Condition[] | undefined, next: ConditionInput, nowIso: string): Condition[] {
+export function setCondition(
+  existing: readonly Condition[] | undefined,
+  next: ConditionInput,
+  nowIso: string,
+): Condition[] {
   const list = [...(existing ?? [])];
   const i = list.findIndex((c) => c.type === next.type);
   const prev = i >= 0 ? list[i] : undefined;

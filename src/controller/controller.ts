@@ -39,12 +39,14 @@ export class GatewayController {
   private readonly tracker = new LeaseTracker();
   private readonly lastFailure = new Map<string, number>();
   private readonly reported = new Set<string>();
-  private informers: {
-    nodes: ResilientInformer<V1Node>;
-    policies: ResilientInformer<GatewayPolicy & KubernetesObject>;
-    gateways: ResilientInformer<ClusterGateway & KubernetesObject>;
-    leases: ResilientInformer<V1Lease>;
-  } | undefined;
+  private informers:
+    | {
+        nodes: ResilientInformer<V1Node>;
+        policies: ResilientInformer<GatewayPolicy & KubernetesObject>;
+        gateways: ResilientInformer<ClusterGateway & KubernetesObject>;
+        leases: ResilientInformer<V1Lease>;
+      }
+    | undefined;
   private elector: LeaderElector | undefined;
   private leading = false;
   private running = false;
@@ -71,20 +73,29 @@ export class GatewayController {
     const onError = (what: string) => (err: unknown, retry: number) =>
       log.warn('watch failed, retrying', { resource: what, error: apiMessage(err), retryInMs: retry });
     const listCustom = (plural: string) => async () =>
-      (await c.custom.listClusterCustomObject(crd(plural))) as KubernetesListObject<GatewayPolicy & KubernetesObject>;
+      (await c.custom.listClusterCustomObject(crd(plural))) as KubernetesListObject<
+        GatewayPolicy & KubernetesObject
+      >;
     this.informers = {
       nodes: startInformer<V1Node>(c.kc, '/api/v1/nodes', () => c.core.listNode(), {
         onChange: kick,
         onError: onError('nodes'),
       }),
-      policies: startInformer(c.kc, `/apis/${GROUP}/${VERSION}/gatewaypolicies`, listCustom('gatewaypolicies'), {
-        onChange: kick,
-        onError: onError('gatewaypolicies'),
-      }),
+      policies: startInformer(
+        c.kc,
+        `/apis/${GROUP}/${VERSION}/gatewaypolicies`,
+        listCustom('gatewaypolicies'),
+        {
+          onChange: kick,
+          onError: onError('gatewaypolicies'),
+        },
+      ),
       gateways: startInformer(
         c.kc,
         `/apis/${GROUP}/${VERSION}/clustergateways`,
-        listCustom('clustergateways') as unknown as () => Promise<KubernetesListObject<ClusterGateway & KubernetesObject>>,
+        listCustom('clustergateways') as unknown as () => Promise<
+          KubernetesListObject<ClusterGateway & KubernetesObject>
+        >,
         { onChange: kick, onError: onError('clustergateways') },
       ),
       leases: startInformer<V1Lease>(
@@ -99,7 +110,13 @@ export class GatewayController {
             if (!node) return;
             if (kind === 'delete') this.tracker.forget(node);
             // Only a renewal that is new to us counts as a sign of life.
-            else if (this.tracker.observe(node, String(lease.spec?.renewTime ?? lease.metadata?.resourceVersion), this.now()))
+            else if (
+              this.tracker.observe(
+                node,
+                String(lease.spec?.renewTime ?? lease.metadata?.resourceVersion),
+                this.now(),
+              )
+            )
               kick();
           },
           onError: onError('leases'),
@@ -200,15 +217,29 @@ export class GatewayController {
     // Make before break: new instances exist before failed or moved ones are removed.
     for (const gw of p.create) {
       try {
-        fresh.set(gw.metadata.name!, (await c.custom.createClusterCustomObject({ ...crd('clustergateways'), body: gw })) as ClusterGateway);
+        fresh.set(
+          gw.metadata.name!,
+          (await c.custom.createClusterCustomObject({
+            ...crd('clustergateways'),
+            body: gw,
+          })) as ClusterGateway,
+        );
         this.stats.writes++;
-        log.info('placed gateway', { node: gw.spec.nodeName, priority: gw.spec.priority, gatewayIP: gw.spec.gatewayIP });
+        log.info('placed gateway', {
+          node: gw.spec.nodeName,
+          priority: gw.spec.priority,
+          gatewayIP: gw.spec.gatewayIP,
+        });
       } catch (err) {
         if (!isConflict(err)) throw err; // already there: the cache was behind; the next pass sees it
       }
     }
     for (const gw of p.update) {
-      await c.custom.replaceClusterCustomObject({ ...crd('clustergateways'), name: gw.metadata.name!, body: gw });
+      await c.custom.replaceClusterCustomObject({
+        ...crd('clustergateways'),
+        name: gw.metadata.name!,
+        body: gw,
+      });
       this.stats.writes++;
     }
     for (const r of p.remove) {
@@ -239,14 +270,24 @@ export class GatewayController {
       const k = `${s.node}|${s.reason}`;
       if (!reportable(s.reason) || this.reported.has(k)) continue;
       this.reported.add(k);
-      await this.emit({ kind: 'Node', name: s.node, type: 'Warning', reason: `Candidate${s.reason}`, message: s.detail });
+      await this.emit({
+        kind: 'Node',
+        name: s.node,
+        type: 'Warning',
+        reason: `Candidate${s.reason}`,
+        message: s.detail,
+      });
     }
     for (const k of this.reported) if (!now2.has(k)) this.reported.delete(k);
   }
 
   private async writeStatus(plural: string, obj: KubernetesObject & { status?: unknown }): Promise<void> {
     try {
-      await this.o.clients.custom.replaceClusterCustomObjectStatus({ ...crd(plural), name: obj.metadata!.name!, body: obj });
+      await this.o.clients.custom.replaceClusterCustomObjectStatus({
+        ...crd(plural),
+        name: obj.metadata!.name!,
+        body: obj,
+      });
       this.stats.writes++;
     } catch (err) {
       // A newer version exists; the watch brings it and the next pass writes on top of it.
@@ -265,7 +306,7 @@ export class GatewayController {
       await this.o.clients.core.createNamespacedEvent({
         namespace: 'default',
         body: {
-          metadata: { generateName: `${e.name}.` , namespace: 'default' },
+          metadata: { generateName: `${e.name}.`, namespace: 'default' },
           involvedObject: { apiVersion, kind: e.kind, name: e.name, ...(e.uid && { uid: e.uid }) },
           reason: e.reason,
           message: e.message,
@@ -288,8 +329,8 @@ export class GatewayController {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.leading = false; // first, so giving the Lease up below is not reported as a lost election
     await this.elector?.stop();
-    this.leading = false;
     this.queue.shutDown();
     await this.workerDone;
     await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));

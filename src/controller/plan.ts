@@ -57,7 +57,9 @@ export interface Plan {
   requeueAfterMs?: number;
 }
 
-export type EffectiveSpec = Required<Pick<GatewayPolicySpec, 'desiredInstances' | 'mode' | 'zoneTopologyKey' | 'holdDownSeconds'>> & {
+export type EffectiveSpec = Required<
+  Pick<GatewayPolicySpec, 'desiredInstances' | 'mode' | 'zoneTopologyKey' | 'holdDownSeconds'>
+> & {
   candidateSelector: NonNullable<GatewayPolicySpec['candidateSelector']>;
   leaseDurationMs: number;
   renewIntervalMs: number;
@@ -117,7 +119,11 @@ export function plan(input: PlanInput): Plan {
       ...p.status,
       observedGeneration: p.metadata.generation ?? 0,
       conditions: setCondition(
-        setCondition(p.status?.conditions, { type: 'Ready', status: 'False', reason: 'Conflict', message: msg }, nowIso),
+        setCondition(
+          p.status?.conditions,
+          { type: 'Ready', status: 'False', reason: 'Conflict', message: msg },
+          nowIso,
+        ),
         { type: 'Degraded', status: 'True', reason: 'Conflict', message: msg },
         nowIso,
       ),
@@ -135,7 +141,11 @@ export function plan(input: PlanInput): Plan {
         ...effective.status,
         observedGeneration: effective.metadata.generation ?? 0,
         conditions: setCondition(
-          setCondition(effective.status?.conditions, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: msg }, nowIso),
+          setCondition(
+            effective.status?.conditions,
+            { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: msg },
+            nowIso,
+          ),
           { type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: msg },
           nowIso,
         ),
@@ -150,7 +160,10 @@ export function plan(input: PlanInput): Plan {
     .filter((n) => matchesSelector(n.metadata?.labels, spec.candidateSelector))
     .map((n) => toCandidate(n, spec.zoneTopologyKey));
   const gwByNode = new Map(input.gateways.map((g) => [g.spec.nodeName, g]));
-  const current: Instance[] = input.gateways.map((g) => ({ node: g.spec.nodeName, priority: g.spec.priority }));
+  const current: Instance[] = input.gateways.map((g) => ({
+    node: g.spec.nodeName,
+    priority: g.spec.priority,
+  }));
   const failedNow = new Set(
     current.filter((c) => input.lease(c.node, spec.leaseDurationMs).state === 'expired').map((c) => c.node),
   );
@@ -170,7 +183,8 @@ export function plan(input: PlanInput): Plan {
   const candByName = new Map(candidates.map((c) => [c.name, c]));
 
   for (const r of result.removed) {
-    const reason = r.reason === 'NodeGone' && nodesByName.has(r.node) ? 'NotCandidate' : effective ? r.reason : 'NoPolicy';
+    const reason =
+      r.reason === 'NodeGone' && nodesByName.has(r.node) ? 'NotCandidate' : effective ? r.reason : 'NoPolicy';
     const why: Record<string, string> = {
       NodeGone: 'its Node no longer exists',
       NotCandidate: 'its Node no longer matches the candidate selector',
@@ -186,7 +200,12 @@ export function plan(input: PlanInput): Plan {
     out.remove.push({ name: r.node, reason, message });
     if (FAILURE_REASONS.has(r.reason)) out.failed.push(r.node);
     if (policyRef)
-      out.events.push({ ...policyRef, type: FAILURE_REASONS.has(r.reason) ? 'Warning' : 'Normal', reason: `Removed${reason}`, message });
+      out.events.push({
+        ...policyRef,
+        type: FAILURE_REASONS.has(r.reason) ? 'Warning' : 'Normal',
+        reason: `Removed${reason}`,
+        message,
+      });
   }
 
   for (const a of result.added) {
@@ -246,7 +265,9 @@ export function plan(input: PlanInput): Plan {
   const ready = new Map(
     result.assignment.map((i) => [i.node, input.lease(i.node, spec.leaseDurationMs).state === 'fresh']),
   );
-  const byRank = [...result.assignment].sort((a, b) => b.priority - a.priority || a.node.localeCompare(b.node));
+  const byRank = [...result.assignment].sort(
+    (a, b) => b.priority - a.priority || a.node.localeCompare(b.node),
+  );
   const activeStandbyLeader = byRank.find((i) => ready.get(i.node))?.node;
   for (const inst of result.assignment) {
     const gw = gwByNode.get(inst.node);
@@ -255,14 +276,22 @@ export function plan(input: PlanInput): Plan {
       isReady && (spec.mode === 'ActiveActive' || inst.node === activeStandbyLeader) ? 'Active' : 'Standby';
     const leaseName = `${SYSTEM_NAMESPACE}/${gatewayLeaseName(inst.node)}`;
     const cond = isReady
-      ? { type: 'Ready', status: 'True' as const, reason: 'LeaseRenewed', message: `Lease ${leaseName} is being renewed` }
+      ? {
+          type: 'Ready',
+          status: 'True' as const,
+          reason: 'LeaseRenewed',
+          message: `Lease ${leaseName} is being renewed`,
+        }
       : {
           type: 'Ready',
           status: 'False' as const,
           reason: 'AwaitingLease',
           message: `No renewal of Lease ${leaseName} seen yet; is the mcgw agent running on node ${inst.node}?`,
         };
-    const status: ClusterGatewayStatus = { role, conditions: setCondition(gw?.status?.conditions, cond, nowIso) };
+    const status: ClusterGatewayStatus = {
+      role,
+      conditions: setCondition(gw?.status?.conditions, cond, nowIso),
+    };
     if (!gw || !jsonEqual(status, gw.status ?? {})) out.gatewayStatus.push({ name: inst.node, status });
   }
 
@@ -285,7 +314,12 @@ export function plan(input: PlanInput): Plan {
       conds,
       result.degraded
         ? { type: 'Degraded', status: 'True', reason: 'InsufficientCandidates', message: result.degraded }
-        : { type: 'Degraded', status: 'False', reason: 'AsDesired', message: `${result.assignment.length} of ${desired} instances placed` },
+        : {
+            type: 'Degraded',
+            status: 'False',
+            reason: 'AsDesired',
+            message: `${result.assignment.length} of ${desired} instances placed`,
+          },
       nowIso,
     );
     const allReady = readyCount === result.assignment.length;
@@ -294,7 +328,12 @@ export function plan(input: PlanInput): Plan {
       result.degraded
         ? { type: 'Ready', status: 'False', reason: 'InsufficientCandidates', message: result.degraded }
         : allReady
-          ? { type: 'Ready', status: 'True', reason: 'AllInstancesReady', message: `${readyCount} of ${desired} instances ready` }
+          ? {
+              type: 'Ready',
+              status: 'True',
+              reason: 'AllInstancesReady',
+              message: `${readyCount} of ${desired} instances ready`,
+            }
           : {
               type: 'Ready',
               status: 'False',
@@ -319,7 +358,8 @@ export function plan(input: PlanInput): Plan {
   let wake = result.nextWakeMs;
   for (const inst of result.assignment) {
     const l = input.lease(inst.node, spec.leaseDurationMs);
-    if (l.state === 'fresh' && l.expiresAt !== undefined) wake = wake === undefined ? l.expiresAt : Math.min(wake, l.expiresAt);
+    if (l.state === 'fresh' && l.expiresAt !== undefined)
+      wake = wake === undefined ? l.expiresAt : Math.min(wake, l.expiresAt);
   }
   if (wake !== undefined) out.requeueAfterMs = Math.max(0, wake - input.now) + 10;
   return out;

@@ -35,7 +35,10 @@ export function selectorProblems(sel: LabelSelector, path = 'spec.candidateSelec
   return out;
 }
 
-export function matchesSelector(labels: Readonly<Record<string, string>> | undefined, sel: LabelSelector): boolean {
+export function matchesSelector(
+  labels: Readonly<Record<string, string>> | undefined,
+  sel: LabelSelector,
+): boolean {
   const l = labels ?? {};
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (l[k] !== v) return false;
   for (const e of sel.matchExpressions ?? []) {

@@ -22,7 +22,9 @@ export function loadKubeConfig(path?: string): KubeConfig {
   else kc.loadFromDefault();
   if (!kc.getCurrentCluster()) {
     throw new Error(
-      path ? `kubeconfig ${path} names no current cluster` : 'no kubeconfig found: pass --kubeconfig or set KUBECONFIG',
+      path
+        ? `kubeconfig ${path} names no current cluster`
+        : 'no kubeconfig found: pass --kubeconfig or set KUBECONFIG',
     );
   }
   return kc;

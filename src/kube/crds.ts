@@ -1,8 +1,9 @@
 // Installs (or updates) mcgw's CRDs and waits until the apiserver serves them.
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { allCRDs } from '../api/crd.ts';
+import { allCRDs, KINDS } from '../api/crd.ts';
+import { GROUP, VERSION } from '../api/group.ts';
 import type { Clients } from './client.ts';
-import { isConflict, isNotFound } from './errors.ts';
+import { isConflict, isNotFound, statusCode } from './errors.ts';
 
 export async function installCRDs(c: Clients, timeoutMs = 30_000): Promise<void> {
   for (const crd of allCRDs() as unknown as V1CustomResourceDefinition[]) {
@@ -33,7 +34,42 @@ export async function installCRDs(c: Clients, timeoutMs = 30_000): Promise<void>
       if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Established is not yet served: until its storage has initialised the apiserver answers 429
+    // to lists and holds writes back, so wait for a list to succeed before anyone relies on it.
+    const k = KINDS.find((x) => `${x.plural}.${GROUP}` === name)!;
+    for (;;) {
+      try {
+        await c.custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: k.plural,
+          limit: 1,
+        });
+        break;
+      } catch (err) {
+        if (statusCode(err) !== 429 || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // The first write to a new CRD is held back for about 2 s while the apiserver finishes setting it
+    // up; a dry-run create takes that wait here, so the first real object is written at once.
+    await c.custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: k.plural,
+      body: probeObject(k.kind),
+      dryRun: 'All',
+    });
   }
+}
+
+/** A valid object of each kind, for the dry-run warm-up. */
+function probeObject(kind: string): Record<string, unknown> {
+  const spec =
+    kind === 'ClusterGateway'
+      ? { nodeName: 'mcgw-probe', gatewayIP: '198.18.0.1', internalIP: '198.18.0.1', priority: 1 }
+      : {};
+  return { apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name: 'mcgw-probe' }, spec };
 }
 
 export async function ensureNamespace(c: Clients, name: string): Promise<void> {

@@ -3,7 +3,9 @@ import { ApiException } from '@kubernetes/client-node';
 
 export function statusCode(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
-  const c = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown })?.statusCode;
+  const c =
+    (err as { code?: unknown; statusCode?: unknown } | null)?.code ??
+    (err as { statusCode?: unknown })?.statusCode;
   return typeof c === 'number' ? c : undefined;
 }
 

@@ -4,6 +4,7 @@
 // read, so two candidates can never both believe they won.
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound, apiMessage } from './errors.ts';
+import { microTime } from './microtime.ts';
 
 export interface LeaderElectionOptions {
   api: CoordinationV1Api;
@@ -20,7 +21,8 @@ export interface LeaderElectionOptions {
 }
 
 export class LeaderElector {
-  private readonly o: Required<Omit<LeaderElectionOptions, 'onError'>> & Pick<LeaderElectionOptions, 'onError'>;
+  private readonly o: Required<Omit<LeaderElectionOptions, 'onError'>> &
+    Pick<LeaderElectionOptions, 'onError'>;
   private leading = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -72,8 +74,8 @@ export class LeaderElector {
     const spec = (prev?: V1Lease['spec']) => ({
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000),
-      acquireTime: prev?.holderIdentity === identity && prev.acquireTime ? prev.acquireTime : new Date(now),
-      renewTime: new Date(now),
+      acquireTime: prev?.holderIdentity === identity && prev.acquireTime ? prev.acquireTime : microTime(now),
+      renewTime: microTime(now),
       leaseTransitions: (prev?.leaseTransitions ?? 0) + (prev?.holderIdentity === identity ? 0 : 1),
     });
     let lease: V1Lease;

@@ -3,6 +3,7 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { NODE_LABEL, SYSTEM_NAMESPACE, gatewayLeaseName } from '../api/group.ts';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
+import { microTime } from '../kube/microtime.ts';
 
 export interface RenewerOptions {
   api: CoordinationV1Api;
@@ -68,7 +69,7 @@ export class LeaseRenewer {
     const spec = {
       holderIdentity: node,
       leaseDurationSeconds: Math.max(1, Math.ceil((this.o.leaseDurationMs ?? 3000) / 1000)),
-      renewTime: new Date(),
+      renewTime: microTime(Date.now()),
     };
     if (!this.cached) {
       try {
@@ -78,7 +79,11 @@ export class LeaseRenewer {
         this.cached = await api.createNamespacedLease({
           namespace,
           body: {
-            metadata: { name, namespace, labels: { [NODE_LABEL]: node, 'app.kubernetes.io/managed-by': 'mcgw' } },
+            metadata: {
+              name,
+              namespace,
+              labels: { [NODE_LABEL]: node, 'app.kubernetes.io/managed-by': 'mcgw' },
+            },
             spec: { ...spec, acquireTime: spec.renewTime },
           },
         });

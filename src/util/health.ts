@@ -10,7 +10,10 @@ export interface HealthChecks {
   extra?: Record<string, () => Promise<{ type: string; body: string }> | { type: string; body: string }>;
 }
 
-export async function startHealthServer(addr: string, checks: HealthChecks): Promise<{ server: Server; port: number }> {
+export async function startHealthServer(
+  addr: string,
+  checks: HealthChecks,
+): Promise<{ server: Server; port: number }> {
   const [host, portStr] = splitHostPort(addr);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -19,7 +22,8 @@ export async function startHealthServer(addr: string, checks: HealthChecks): Pro
       res.end(body);
     };
     if (path === '/healthz') return reply(checks.live() ? 200 : 503, checks.live() ? 'ok\n' : 'not live\n');
-    if (path === '/readyz') return reply(checks.ready() ? 200 : 503, checks.ready() ? 'ok\n' : 'caches not synced\n');
+    if (path === '/readyz')
+      return reply(checks.ready() ? 200 : 503, checks.ready() ? 'ok\n' : 'caches not synced\n');
     const h = path ? checks.extra?.[path] : undefined;
     if (h) {
       Promise.resolve(h()).then(

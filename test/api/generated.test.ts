@@ -22,7 +22,10 @@ test('the CRD YAML parses back to exactly the CRD objects built from the kind de
 
 test('every spec and status field has a description, so docs/api.md documents all of them', () => {
   const missing: string[] = [];
-  const walk = (path: string, j: { description?: string; properties?: Record<string, unknown>; items?: unknown }) => {
+  const walk = (
+    path: string,
+    j: { description?: string; properties?: Record<string, unknown>; items?: unknown },
+  ) => {
     if (!j.description) missing.push(path);
     for (const [k, v] of Object.entries(j.properties ?? {})) walk(`${path}.${k}`, v as typeof j);
     if (j.items) walk(`${path}[]`, j.items as typeof j);
@@ -37,7 +40,8 @@ test('every spec and status field has a description, so docs/api.md documents al
 test('printer columns show node, IPs, role, readiness and age for ClusterGateway', () => {
   const cg = KINDS.find((k) => k.kind === 'ClusterGateway')!;
   const names = cg.printerColumns.map((c) => c.name);
-  for (const want of ['Node', 'Gateway IP', 'Internal IP', 'Role', 'Ready', 'Age']) assert.ok(names.includes(want), want);
+  for (const want of ['Node', 'Gateway IP', 'Internal IP', 'Role', 'Ready', 'Age'])
+    assert.ok(names.includes(want), want);
 });
 
 test('defaults come from the schema: an empty policy spec gets every documented default', () => {
@@ -49,7 +53,10 @@ test('defaults come from the schema: an empty policy spec gets every documented 
   assert.equal(spec.failureDetection?.leaseDurationMs, 3000);
   assert.equal(spec.failureDetection?.renewIntervalMs, 1000);
   // Given values are kept.
-  const given = applyDefaults(gatewayPolicySpecSchema.json, { desiredInstances: 0, mode: 'ActiveActive' }) as GatewayPolicySpec;
+  const given = applyDefaults(gatewayPolicySpecSchema.json, {
+    desiredInstances: 0,
+    mode: 'ActiveActive',
+  }) as GatewayPolicySpec;
   assert.equal(given.desiredInstances, 0);
   assert.equal(given.mode, 'ActiveActive');
 });

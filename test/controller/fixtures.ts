@@ -5,7 +5,13 @@ import type { Plan, PlanInput } from '../../src/controller/plan.ts';
 
 export function node(
   name: string,
-  o: { zone?: string; ready?: boolean; ip?: string | null; candidate?: boolean; unschedulable?: boolean } = {},
+  o: {
+    zone?: string;
+    ready?: boolean;
+    ip?: string | null;
+    candidate?: boolean;
+    unschedulable?: boolean;
+  } = {},
 ): V1Node {
   const ip = o.ip === undefined ? `198.18.0.${Number(name.replace(/\D/g, '') || 1)}` : o.ip;
   return {
@@ -24,7 +30,11 @@ export function node(
   };
 }
 
-export function policy(name: string, spec: GatewayPolicySpec = {}, created = '2026-01-01T00:00:00Z'): GatewayPolicy {
+export function policy(
+  name: string,
+  spec: GatewayPolicySpec = {},
+  created = '2026-01-01T00:00:00Z',
+): GatewayPolicy {
   return {
     apiVersion: 'mcgw.io/v1alpha1',
     kind: 'GatewayPolicy',
@@ -66,7 +76,9 @@ export class World {
       writes++;
     }
     for (const g of p.update) {
-      this.gateways = this.gateways.map((x) => (x.metadata.name === g.metadata.name ? structuredClone(g) : x));
+      this.gateways = this.gateways.map((x) =>
+        x.metadata.name === g.metadata.name ? structuredClone(g) : x,
+      );
       writes++;
     }
     for (const r of p.remove) {

@@ -48,7 +48,10 @@ test('an expired Lease replaces only that instance; the survivor keeps its spec 
   w.fresh.delete(first!.spec.nodeName);
   w.expired.add(first!.spec.nodeName);
   const p = plan(w.input(NOW + 5000));
-  assert.deepEqual(p.remove.map((r) => [r.name, r.reason]), [[first!.spec.nodeName, 'LeaseExpired']]);
+  assert.deepEqual(
+    p.remove.map((r) => [r.name, r.reason]),
+    [[first!.spec.nodeName, 'LeaseExpired']],
+  );
   assert.deepEqual(p.failed, [first!.spec.nodeName]);
   assert.equal(p.create.length, 1);
   assert.notEqual(p.create[0]!.spec.nodeName, first!.spec.nodeName);
@@ -62,7 +65,10 @@ test('an expired Lease replaces only that instance; the survivor keeps its spec 
 });
 
 test('a second policy gets a Conflict condition naming the one in effect, and changes nothing else', () => {
-  const w = new World(five(), [policy('old', { desiredInstances: 1 }), policy('new', { desiredInstances: 3 }, '2026-02-01T00:00:00Z')]);
+  const w = new World(five(), [
+    policy('old', { desiredInstances: 1 }),
+    policy('new', { desiredInstances: 3 }, '2026-02-01T00:00:00Z'),
+  ]);
   const p = plan(w.input(NOW));
   assert.equal(p.policy, 'old');
   assert.equal(p.create.length, 1);
@@ -84,9 +90,15 @@ test('an invalid spec is reported with what to fix and keeps every instance', ()
 });
 
 test('a candidate without an address is skipped with a reason, and fewer candidates than desired is Degraded', () => {
-  const w = new World([node('n1', { zone: 'a' }), node('n2', { zone: 'b', ip: null })], [policy('p', { desiredInstances: 2 })]);
+  const w = new World(
+    [node('n1', { zone: 'a' }), node('n2', { zone: 'b', ip: null })],
+    [policy('p', { desiredInstances: 2 })],
+  );
   const p = plan(w.input(NOW));
-  assert.deepEqual(p.create.map((g) => g.spec.nodeName), ['n1']);
+  assert.deepEqual(
+    p.create.map((g) => g.spec.nodeName),
+    ['n1'],
+  );
   assert.ok(p.skipped.some((s) => s.node === 'n2' && /IP/.test(s.reason)));
   const st = p.policyStatus[0]!.status;
   assert.equal(getCondition(st.conditions, 'Degraded')?.status, 'True');
@@ -104,7 +116,10 @@ test('desired 0 removes every instance, and so does deleting the policy', () => 
   w2.apply(plan(w2.input(NOW)));
   w2.policies = [];
   const p2 = plan(w2.input(NOW + 1));
-  assert.deepEqual(p2.remove.map((r) => r.reason), ['NoPolicy', 'NoPolicy']);
+  assert.deepEqual(
+    p2.remove.map((r) => r.reason),
+    ['NoPolicy', 'NoPolicy'],
+  );
 });
 
 test('a Node that stops matching the selector loses its instance with reason NotCandidate', () => {
@@ -114,20 +129,34 @@ test('a Node that stops matching the selector loses its instance with reason Not
   const n = w.nodes.find((x) => x.metadata?.name === name)!;
   delete n.metadata!.labels!['mcgw.io/gateway-candidate'];
   const p = plan(w.input(NOW + 1));
-  assert.deepEqual(p.remove.map((r) => [r.name, r.reason]), [[name, 'NotCandidate']]);
+  assert.deepEqual(
+    p.remove.map((r) => [r.name, r.reason]),
+    [[name, 'NotCandidate']],
+  );
 });
 
 test('property: from any state, repeated planning reaches a state where a pass writes nothing', () => {
   fc.assert(
     fc.property(
       fc.array(
-        fc.record({ zone: fc.constantFrom('a', 'b', 'c', undefined), ready: fc.boolean(), hasIP: fc.boolean(), leased: fc.boolean() }),
+        fc.record({
+          zone: fc.constantFrom('a', 'b', 'c', undefined),
+          ready: fc.boolean(),
+          hasIP: fc.boolean(),
+          leased: fc.boolean(),
+        }),
         { minLength: 0, maxLength: 8 },
       ),
       fc.integer({ min: 0, max: 5 }),
       fc.constantFrom('ActiveStandby' as const, 'ActiveActive' as const),
       (specs, desired, mode) => {
-        const nodes = specs.map((s, i) => node(`n${i + 1}`, { ...(s.zone && { zone: s.zone }), ready: s.ready, ip: s.hasIP ? undefined : null }));
+        const nodes = specs.map((s, i) =>
+          node(`n${i + 1}`, {
+            ...(s.zone && { zone: s.zone }),
+            ready: s.ready,
+            ip: s.hasIP ? undefined : null,
+          }),
+        );
         const w = new World(nodes, [policy('p', { desiredInstances: desired, mode })]);
         specs.forEach((s, i) => s.leased && w.fresh.add(`n${i + 1}`));
         let t = NOW;

@@ -1,19 +1,39 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { labelKeyProblem, matchesSelector, selectorProblems, selectorString } from '../../src/controller/selector.ts';
+import {
+  labelKeyProblem,
+  matchesSelector,
+  selectorProblems,
+  selectorString,
+} from '../../src/controller/selector.ts';
 
 test('matchLabels and every expression operator', () => {
   const l = { a: '1', b: '2' };
   assert.equal(matchesSelector(l, {}), true);
   assert.equal(matchesSelector(l, { matchLabels: { a: '1' } }), true);
   assert.equal(matchesSelector(l, { matchLabels: { a: '2' } }), false);
-  assert.equal(matchesSelector(l, { matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '3'] }] }), true);
-  assert.equal(matchesSelector(l, { matchExpressions: [{ key: 'c', operator: 'In', values: ['1'] }] }), false);
-  assert.equal(matchesSelector(l, { matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['1'] }] }), false);
-  assert.equal(matchesSelector(l, { matchExpressions: [{ key: 'c', operator: 'NotIn', values: ['1'] }] }), true);
+  assert.equal(
+    matchesSelector(l, { matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '3'] }] }),
+    true,
+  );
+  assert.equal(
+    matchesSelector(l, { matchExpressions: [{ key: 'c', operator: 'In', values: ['1'] }] }),
+    false,
+  );
+  assert.equal(
+    matchesSelector(l, { matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['1'] }] }),
+    false,
+  );
+  assert.equal(
+    matchesSelector(l, { matchExpressions: [{ key: 'c', operator: 'NotIn', values: ['1'] }] }),
+    true,
+  );
   assert.equal(matchesSelector(l, { matchExpressions: [{ key: 'b', operator: 'Exists' }] }), true);
   assert.equal(matchesSelector(l, { matchExpressions: [{ key: 'b', operator: 'DoesNotExist' }] }), false);
-  assert.equal(matchesSelector(undefined, { matchExpressions: [{ key: 'b', operator: 'DoesNotExist' }] }), true);
+  assert.equal(
+    matchesSelector(undefined, { matchExpressions: [{ key: 'b', operator: 'DoesNotExist' }] }),
+    true,
+  );
 });
 
 test('label key validation names the problem', () => {
@@ -23,7 +43,10 @@ test('label key validation names the problem', () => {
   assert.match(labelKeyProblem('Bad_Prefix/x')!, /prefix/);
   assert.match(labelKeyProblem('-x')!, /invalid name/);
   assert.match(labelKeyProblem('x'.repeat(64))!, /invalid name/);
-  const p = selectorProblems({ matchLabels: { 'ok/key': 'bad value!' }, matchExpressions: [{ key: '/x', operator: 'Exists' }] });
+  const p = selectorProblems({
+    matchLabels: { 'ok/key': 'bad value!' },
+    matchExpressions: [{ key: '/x', operator: 'Exists' }],
+  });
   assert.equal(p.length, 2);
   assert.match(p[0]!, /not a valid label value/);
   assert.match(p[1]!, /matchExpressions\[0\]/);

@@ -76,7 +76,10 @@ test('addAfter delays; the earlier of two delays wins', () => {
 test('addRateLimited backs off exponentially up to the maximum, and forget resets it', () => {
   const t = fakeTimers();
   const q = new WorkQueue<string>({ timers: t.timers, baseDelayMs: 10, maxDelayMs: 50 });
-  assert.deepEqual([1, 2, 3, 4, 5].map(() => q.addRateLimited('a')), [10, 20, 40, 50, 50]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map(() => q.addRateLimited('a')),
+    [10, 20, 40, 50, 50],
+  );
   q.forget('a');
   assert.equal(q.addRateLimited('a'), 10);
 });
