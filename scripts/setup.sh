@@ -11,6 +11,8 @@ if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
+command -v nft >/dev/null || need+=(nftables)
+[[ -x /usr/lib/frr/bfdd ]] || need+=(frr)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then log "error: missing ${need[*]}; run as root or install them"; exit 1; fi
   log "installing Debian packages: ${need[*]}"
