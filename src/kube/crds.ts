@@ -4,21 +4,24 @@ import { allCRDs, KINDS } from '../api/crd.ts';
 import { GROUP, VERSION } from '../api/group.ts';
 import type { Clients } from './client.ts';
 import { isConflict, isNotFound, statusCode } from './errors.ts';
+import { rawRequest } from './raw.ts';
 
 export async function installCRDs(c: Clients, timeoutMs = 30_000): Promise<void> {
+  const base = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  // Raw JSON, not the typed client: its serializer would drop enum, default and CEL rules.
   for (const crd of allCRDs() as unknown as V1CustomResourceDefinition[]) {
     const name = crd.metadata!.name!;
     for (;;) {
       try {
-        const cur = await c.apiext.readCustomResourceDefinition({ name });
-        await c.apiext.replaceCustomResourceDefinition({
-          name,
-          body: { ...crd, metadata: { ...crd.metadata, resourceVersion: cur.metadata!.resourceVersion! } },
+        const cur = await rawRequest<V1CustomResourceDefinition>(c.kc, 'GET', `${base}/${name}`);
+        await rawRequest(c.kc, 'PUT', `${base}/${name}`, {
+          ...crd,
+          metadata: { ...crd.metadata, resourceVersion: cur.metadata!.resourceVersion! },
         });
         break;
       } catch (err) {
         if (isNotFound(err)) {
-          await c.apiext.createCustomResourceDefinition({ body: crd });
+          await rawRequest(c.kc, 'POST', base, crd);
           break;
         }
         if (!isConflict(err)) throw err;

@@ -1,8 +1,9 @@
 // Classifies errors from the Kubernetes API so callers can branch on meaning, not on numbers.
 import { ApiException } from '@kubernetes/client-node';
+import { RawApiError } from './raw.ts';
 
 export function statusCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
+  if (err instanceof ApiException || err instanceof RawApiError) return err.code;
   const c =
     (err as { code?: unknown; statusCode?: unknown } | null)?.code ??
     (err as { statusCode?: unknown })?.statusCode;
@@ -29,5 +30,6 @@ export function apiMessage(err: unknown): string {
     const msg = (parsed as { message?: unknown } | null)?.message;
     return `HTTP ${err.code}: ${typeof msg === 'string' ? msg : String(body).slice(0, 300)}`;
   }
+  if (err instanceof RawApiError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -29,6 +29,7 @@ describe('controller on a real apiserver', () => {
   let c: Clients;
   let ctl: GatewayController;
   const renewers = new Map<string, LeaseRenewer>();
+  let firstVictim = '';
   const startRenewer = (node: string) => {
     const r = new LeaseRenewer({
       api: c.coordination,
@@ -131,6 +132,7 @@ describe('controller on a real apiserver', () => {
       (typeof before)[0],
       (typeof before)[0],
     ];
+    firstVictim = victim.spec.nodeName;
     renewers.get(victim.spec.nodeName)!.stop();
     const lastRenew = Date.now();
     await setSimNodeStatus(c.core, victim.spec.nodeName, false);
@@ -166,6 +168,43 @@ describe('controller on a real apiserver', () => {
     );
     // The failed Node comes back but is held down: it is not chosen again while the policy is full.
     await setSimNodeStatus(c.core, victim.spec.nodeName, true);
+  });
+
+  test('a Lease that stops while its Node still looks Ready: replaced after expiry, not before, and not onto the held-down Node', async () => {
+    const before = await listGateways(c);
+    const victim = [...before].sort((a, b) => a.spec.priority - b.spec.priority)[0]!;
+    const heldDown = new Set(
+      ['n1', 'n2', 'n3', 'n4', 'n5'].filter((n) => !before.some((g) => g.spec.nodeName === n)),
+    );
+    renewers.get(victim.spec.nodeName)!.stop();
+    const lastRenew = Date.now();
+    // No false detection: still there shortly before the Lease expires.
+    await sleep(FAST.leaseDurationMs - 300);
+    assert.ok(
+      (await listGateways(c)).some((g) => g.spec.nodeName === victim.spec.nodeName),
+      'removed before its Lease expired',
+    );
+    const after = await waitFor(
+      'a replacement',
+      async () => {
+        const l = await listGateways(c);
+        return l.length === 2 && !l.some((g) => g.spec.nodeName === victim.spec.nodeName) ? l : undefined;
+      },
+      10_000,
+      10,
+    );
+    const sinceExpiry = Date.now() - (lastRenew + FAST.leaseDurationMs);
+    assert.ok(sinceExpiry < 5000, `replacement ${sinceExpiry} ms after Lease expiry`);
+    const repl = after.find((g) => !before.some((b) => b.metadata.name === g.metadata.name))!;
+    assert.notEqual(repl.spec.nodeName, firstVictim, 'the Node that failed earlier is held down');
+    assert.notEqual(repl.spec.nodeName, victim.spec.nodeName);
+    const ev = await waitFor('LeaseExpired event', async () =>
+      (await events(c)).find(
+        (e) => e.reason === 'RemovedLeaseExpired' && e.message!.includes(victim.spec.nodeName),
+      ),
+    );
+    assert.equal(ev.type, 'Warning');
+    startRenewer(repl.spec.nodeName);
   });
 
   test('a candidate without addresses is skipped with a Warning Event naming it', async () => {
