@@ -213,6 +213,10 @@ export class GatewayController {
     const { clients: c, log } = this.o;
     for (const node of p.failed) this.lastFailure.set(node, now);
     const fresh = new Map<string, ClusterGateway>();
+    // An instance's Event goes out right after its write, so a replica killed mid-pass loses little.
+    const emitAbout = async (node: string) => {
+      for (const e of p.events) if (e.about === node) await this.emit(e);
+    };
 
     // Make before break: new instances exist before failed or moved ones are removed.
     for (const gw of p.create) {
@@ -230,6 +234,7 @@ export class GatewayController {
           priority: gw.spec.priority,
           gatewayIP: gw.spec.gatewayIP,
         });
+        await emitAbout(gw.spec.nodeName);
       } catch (err) {
         if (!isConflict(err)) throw err; // already there: the cache was behind; the next pass sees it
       }
@@ -248,6 +253,7 @@ export class GatewayController {
         this.stats.writes++;
         this.tracker.forget(r.name);
         log.info('removed gateway', { node: r.name, reason: r.reason });
+        await emitAbout(r.name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -262,7 +268,7 @@ export class GatewayController {
       if (!base) continue;
       await this.writeStatus('gatewaypolicies', { ...base, status: s.status });
     }
-    for (const e of p.events) await this.emit(e);
+    for (const e of p.events) if (!e.about) await this.emit(e);
 
     // Report each unusable candidate once per reason, not on every pass.
     const now2 = new Set(p.skipped.filter((s) => reportable(s.reason)).map((s) => `${s.node}|${s.reason}`));

@@ -21,6 +21,7 @@ import { labelKeyProblem, matchesSelector, selectorProblems } from './selector.t
 
 export type LeaseState = 'fresh' | 'expired' | 'absent';
 
+/** Objects are immutable snapshots, as informer caches hand them out: a changed object is a new one. */
 export interface PlanInput {
   policies: readonly GatewayPolicy[];
   nodes: readonly V1Node[];
@@ -38,6 +39,8 @@ export interface PlannedEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+  /** The Node whose instance the event is about, so it is recorded right after that write. */
+  about?: string;
 }
 
 export interface Plan {
@@ -96,6 +99,21 @@ function byAge(a: GatewayPolicy, b: GatewayPolicy): number {
 }
 
 const FAILURE_REASONS = new Set(['LeaseExpired', 'NodeNotReady']);
+
+// Informer caches hand out the same Node object until that Node changes, so its candidate view is
+// computed once per version rather than on every reconcile (thousands of Nodes, most unchanged).
+const views = new WeakMap<V1Node, { key: string; cand: Candidate | undefined }>();
+
+function candidateView(n: V1Node, key: string, spec: EffectiveSpec): Candidate | undefined {
+  const hit = views.get(n);
+  key = `${n.metadata?.resourceVersion ?? ''}|${key}`;
+  if (hit?.key === key) return hit.cand;
+  const cand = matchesSelector(n.metadata?.labels, spec.candidateSelector)
+    ? toCandidate(n, spec.zoneTopologyKey)
+    : undefined;
+  views.set(n, { key, cand });
+  return cand;
+}
 
 export function plan(input: PlanInput): Plan {
   const out: Plan = {
@@ -156,9 +174,12 @@ export function plan(input: PlanInput): Plan {
   const desired = effective ? spec.desiredInstances : 0;
 
   const nodesByName = new Map(input.nodes.map((n) => [n.metadata?.name ?? '', n]));
-  const candidates: Candidate[] = input.nodes
-    .filter((n) => matchesSelector(n.metadata?.labels, spec.candidateSelector))
-    .map((n) => toCandidate(n, spec.zoneTopologyKey));
+  const viewKey = `${spec.zoneTopologyKey}|${JSON.stringify(spec.candidateSelector)}`;
+  const candidates: Candidate[] = [];
+  for (const n of input.nodes) {
+    const cand = candidateView(n, viewKey, spec);
+    if (cand) candidates.push(cand);
+  }
   const gwByNode = new Map(input.gateways.map((g) => [g.spec.nodeName, g]));
   const current: Instance[] = input.gateways.map((g) => ({
     node: g.spec.nodeName,
@@ -202,6 +223,7 @@ export function plan(input: PlanInput): Plan {
     if (policyRef)
       out.events.push({
         ...policyRef,
+        about: r.node,
         type: FAILURE_REASONS.has(r.reason) ? 'Warning' : 'Normal',
         reason: `Removed${reason}`,
         message,
@@ -240,6 +262,7 @@ export function plan(input: PlanInput): Plan {
     if (policyRef)
       out.events.push({
         ...policyRef,
+        about: a.node,
         type: 'Normal',
         reason: 'Placed',
         message: `Placed Gateway instance on node ${a.node} (zone ${c.zone ?? 'none'}, gatewayIP ${c.gatewayIP}, priority ${a.priority})`,

@@ -126,8 +126,13 @@ test('a Node that stops matching the selector loses its instance with reason Not
   const w = new World(five(), [policy('p', { desiredInstances: 1 })]);
   w.apply(plan(w.input(NOW)));
   const name = w.gateways[0]!.spec.nodeName;
-  const n = w.nodes.find((x) => x.metadata?.name === name)!;
-  delete n.metadata!.labels!['mcgw.io/gateway-candidate'];
+  // Replace the object, as an informer does, rather than mutating the cached one.
+  w.nodes = w.nodes.map((x) => {
+    if (x.metadata?.name !== name) return x;
+    const n = structuredClone(x);
+    delete n.metadata!.labels!['mcgw.io/gateway-candidate'];
+    return n;
+  });
   const p = plan(w.input(NOW + 1));
   assert.deepEqual(
     p.remove.map((r) => [r.name, r.reason]),

@@ -173,9 +173,6 @@ describe('controller on a real apiserver', () => {
   test('a Lease that stops while its Node still looks Ready: replaced after expiry, not before, and not onto the held-down Node', async () => {
     const before = await listGateways(c);
     const victim = [...before].sort((a, b) => a.spec.priority - b.spec.priority)[0]!;
-    const heldDown = new Set(
-      ['n1', 'n2', 'n3', 'n4', 'n5'].filter((n) => !before.some((g) => g.spec.nodeName === n)),
-    );
     renewers.get(victim.spec.nodeName)!.stop();
     const lastRenew = Date.now();
     // No false detection: still there shortly before the Lease expires.
