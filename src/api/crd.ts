@@ -1,10 +1,24 @@
 // Turns kind definitions into CustomResourceDefinition objects, the form the apiserver validates with.
 import { clusterGatewayKind } from './clustergateway.ts';
+import {
+  clusterExportKind,
+  clusterImportKind,
+  clusterSetMemberKind,
+  remoteClusterKind,
+} from './clusterset.ts';
 import { gatewayPolicyKind } from './gatewaypolicy.ts';
 import { GROUP, VERSION } from './group.ts';
 import type { KindDefinition } from './kind.ts';
 
-export const KINDS: readonly KindDefinition[] = [gatewayPolicyKind, clusterGatewayKind];
+export const KINDS: readonly KindDefinition[] = [
+  gatewayPolicyKind,
+  clusterGatewayKind,
+  clusterSetMemberKind,
+  remoteClusterKind,
+];
+/** Kinds served by the leader cluster. */
+export const LEADER_KINDS: readonly KindDefinition[] = [clusterExportKind, clusterImportKind];
+export const ALL_KINDS: readonly KindDefinition[] = [...KINDS, ...LEADER_KINDS];
 
 export function crdFor(k: KindDefinition): Record<string, unknown> {
   return {
@@ -50,6 +64,7 @@ export function crdFor(k: KindDefinition): Record<string, unknown> {
   };
 }
 
-export function allCRDs(): Record<string, unknown>[] {
-  return KINDS.map(crdFor);
+/** CRDs of a member cluster, or of the leader cluster. */
+export function allCRDs(role: 'member' | 'leader' = 'member'): Record<string, unknown>[] {
+  return (role === 'member' ? KINDS : LEADER_KINDS).map(crdFor);
 }

@@ -19,3 +19,12 @@ export const DEFAULT_ZONE_KEY = 'topology.kubernetes.io/zone';
 export function gatewayLeaseName(node: string): string {
   return `gateway-${node}`;
 }
+
+/** Leader cluster: the namespace where accepted members' ClusterImports are published. */
+export const CLUSTERSET_NAMESPACE = 'mcgw-clusterset';
+/** Leader cluster: label on a member's namespace naming the cluster ID it may export. */
+export const MEMBER_LABEL = 'mcgw.io/member';
+/** Leader cluster: the Lease a member renews in its namespace to show it is still exporting. */
+export const HEARTBEAT_LEASE = 'mcgw-heartbeat';
+/** Leader cluster: label on heartbeat Leases. */
+export const HEARTBEAT_LABEL = 'mcgw.io/heartbeat';

@@ -1,12 +1,14 @@
 // `mcgw controller`: runs the member-cluster controller with leader election and health endpoints.
 import { hostname } from 'node:os';
 import { GatewayController } from '../controller/controller.ts';
+import { MemberExchange } from '../exchange/member.ts';
 import { loadKubeConfig, makeClients } from '../kube/client.ts';
 import { installCRDs } from '../kube/crds.ts';
 import { startHealthServer } from '../util/health.ts';
 import { commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
 
-export const help = `mcgw controller: place Gateway instances on candidate Nodes and replace failed ones
+export const help = `mcgw controller: place Gateway instances on candidate Nodes and replace failed ones, and exchange
+Gateway and CIDR information with the ClusterSet's leader cluster (when a ClusterSetMember exists)
 
 Usage: mcgw controller [flags]
 
@@ -46,15 +48,31 @@ export async function run(argv: string[]): Promise<number> {
     retryPeriodMs:
       intFlag('controller', 'election-retry-ms', values['election-retry-ms'], 50, 60_000) ?? 1000,
   };
-  const ctl = new GatewayController({ clients, identity, log, election });
+  // The ClusterSet exchange runs beside the controller and writes only while this replica leads.
+  const holder: { ctl?: GatewayController } = {};
+  const exchange = new MemberExchange({
+    clients,
+    log: log.child({ part: 'exchange' }),
+    isLeader: () => !!holder.ctl?.isLeader(),
+  });
+  const ctl = new GatewayController({
+    clients,
+    identity,
+    log,
+    election,
+    onLeadership: () => exchange.leadershipChanged(),
+  });
+  holder.ctl = ctl;
   const health = await startHealthServer(values['health-addr']!, {
     live: () => true,
-    ready: () => ctl.isReady(),
+    ready: () => ctl.isReady() && exchange.isReady(),
   });
   log.info('controller starting', { health: `http://127.0.0.1:${health.port}` });
+  exchange.start();
   await ctl.start();
   const sig = await untilSignal();
   log.info('shutting down', { signal: sig });
+  await exchange.stop();
   await ctl.stop();
   health.server.close();
   return 0;

@@ -12,6 +12,14 @@ const commands: Record<string, Command> = {
     load: () => import('./local.ts'),
   },
   controller: { summary: 'run the member-cluster controller', load: () => import('./controller.ts') },
+  leader: {
+    summary: 'run the leader-side controller of a ClusterSet (in the leader cluster)',
+    load: () => import('./leader.ts'),
+  },
+  clusterset: {
+    summary: 'admit a member cluster to the ClusterSet (add-member)',
+    load: () => import('./clusterset.ts'),
+  },
   lease: { summary: "renew a Gateway instance's Lease (liveness signal)", load: () => import('./lease.ts') },
   crds: { summary: 'print or apply the CustomResourceDefinitions', load: () => import('./crds.ts') },
 };

@@ -22,6 +22,8 @@ export interface ControllerOptions {
   /** Lease election timings; false runs without election (a single replica, e.g. in unit tests). */
   election?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } | false;
   now?: () => number;
+  /** Told when this replica starts or stops leading (e.g. to start the ClusterSet exchange). */
+  onLeadership?: (leading: boolean) => void;
 }
 
 export interface ControllerStats {
@@ -138,8 +140,11 @@ export class GatewayController {
         ...e,
         onStartedLeading: () => void this.becomeLeader(),
         onStoppedLeading: () => {
-          if (this.leading) log.warn('lost leadership; stopping writes');
-          this.leading = false;
+          if (this.leading) {
+            log.warn('lost leadership; stopping writes');
+            this.leading = false;
+            this.o.onLeadership?.(false);
+          }
         },
         onError: (msg) => log.warn('leader election', { error: msg }),
       });
@@ -156,6 +161,7 @@ export class GatewayController {
     this.o.log.info('became leader', { identity: this.o.identity });
     await Promise.all(Object.values(this.informers!).map((i) => i.synced));
     this.leading = true;
+    this.o.onLeadership?.(true);
     this.queue.add(KEY);
   }
 

@@ -22,6 +22,11 @@ export class LeaseTracker {
     return this.seen.has(node);
   }
 
+  /** When a renewal was last seen, by the observer's clock. */
+  lastSeen(key: string): number | undefined {
+    return this.seen.get(key)?.at;
+  }
+
   /** When the Lease expires unless renewed, or undefined if it was never seen. */
   expiresAt(node: string, durationMs: number): number | undefined {
     const s = this.seen.get(node);

@@ -5,6 +5,7 @@ import {
   CustomObjectsApi,
   ApiextensionsV1Api,
   KubeConfig,
+  RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 
 export interface Clients {
@@ -13,6 +14,7 @@ export interface Clients {
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
   apiext: ApiextensionsV1Api;
+  rbac: RbacAuthorizationV1Api;
 }
 
 /** Loads a kubeconfig from a path, or from $KUBECONFIG / ~/.kube/config / in-cluster when none is given. */
@@ -37,5 +39,6 @@ export function makeClients(kc: KubeConfig): Clients {
     custom: kc.makeApiClient(CustomObjectsApi),
     coordination: kc.makeApiClient(CoordinationV1Api),
     apiext: kc.makeApiClient(ApiextensionsV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
   };
 }

@@ -18,6 +18,8 @@ export interface InformerOptions {
   labelSelector?: string;
   onChange: (kind: 'add' | 'update' | 'delete', obj: KubernetesObject) => void;
   onError?: (err: unknown, retryInMs: number) => void;
+  /** Called when a list succeeds again after errors: the cache is current once more. */
+  onRecover?: () => void;
   maxBackoffMs?: number;
 }
 
@@ -42,8 +44,10 @@ export function startInformer<T extends KubernetesObject>(
     backoff = 200;
   });
   let errors = 0;
+  let failedSinceSync = false;
   inf.on('error', (err) => {
     errors++;
+    failedSinceSync = true;
     if (stopped) return;
     const wait = backoff;
     backoff = Math.min(backoff * 2, opts.maxBackoffMs ?? 5000);
@@ -57,9 +61,12 @@ export function startInformer<T extends KubernetesObject>(
     try {
       await inf.start();
       // start() resolves even when its list failed; the error callback has then scheduled a retry.
-      if (errors === before && !synced) {
-        synced = true;
-        resolveSynced();
+      if (errors === before) {
+        if (!synced) {
+          synced = true;
+          resolveSynced();
+        } else if (failedSinceSync) opts.onRecover?.();
+        failedSinceSync = false;
       }
     } catch (err) {
       if (!stopped && errors === before) {

@@ -9,6 +9,10 @@ export interface RenewerOptions {
   api: CoordinationV1Api;
   node: string;
   namespace?: string;
+  /** Lease name; default gateway-<node>. */
+  leaseName?: string;
+  /** Labels on the Lease when it is created; default mcgw.io/node=<node>. */
+  labels?: Record<string, string>;
   renewIntervalMs?: number;
   leaseDurationMs?: number;
   /** Called after each successful renewal, with the time it took. */
@@ -26,7 +30,7 @@ export class LeaseRenewer {
   constructor(private readonly o: RenewerOptions) {}
 
   get name(): string {
-    return gatewayLeaseName(this.o.node);
+    return this.o.leaseName ?? gatewayLeaseName(this.o.node);
   }
 
   start(): void {
@@ -82,7 +86,7 @@ export class LeaseRenewer {
             metadata: {
               name,
               namespace,
-              labels: { [NODE_LABEL]: node, 'app.kubernetes.io/managed-by': 'mcgw' },
+              labels: { ...(this.o.labels ?? { [NODE_LABEL]: node }), 'app.kubernetes.io/managed-by': 'mcgw' },
             },
             spec: { ...spec, acquireTime: spec.renewTime },
           },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { crdFor, KINDS } from '../../src/api/crd.ts';
+import { ALL_KINDS as KINDS, crdFor } from '../../src/api/crd.ts';
 import { generatedFiles, staleFiles } from '../../src/api/generate.ts';
 import { gatewayPolicySpecSchema } from '../../src/api/gatewaypolicy.ts';
 import { applyDefaults } from '../../src/api/schema.ts';
