@@ -1,7 +1,7 @@
 // The member-cluster controller: informers feed one work queue; the elected leader turns the cached
 // state into a Plan (plan.ts) and carries it out. Standby replicas keep warm caches and write nothing.
 import type { KubernetesListObject, KubernetesObject, V1Lease, V1Node } from '@kubernetes/client-node';
-import { GROUP, SYSTEM_NAMESPACE, VERSION, NODE_LABEL } from '../api/group.ts';
+import { GROUP, SYSTEM_NAMESPACE, VERSION, NODE_LABEL, gatewayLeaseName } from '../api/group.ts';
 import type { ClusterGateway, GatewayPolicy } from '../api/types.ts';
 import type { Clients } from '../kube/client.ts';
 import { ensureNamespace } from '../kube/crds.ts';
@@ -240,6 +240,10 @@ export class GatewayController {
           priority: gw.spec.priority,
           gatewayIP: gw.spec.gatewayIP,
         });
+        // A Node reused after its agent died still has a stale Lease: give the new instance one
+        // Lease duration from now to show a renewal, rather than judging it by the old one.
+        if (this.informers!.leases.get(gatewayLeaseName(gw.spec.nodeName), SYSTEM_NAMESPACE))
+          this.tracker.observe(gw.spec.nodeName, `placed@${now}`, now);
         await emitAbout(gw.spec.nodeName);
       } catch (err) {
         if (!isConflict(err)) throw err; // already there: the cache was behind; the next pass sees it

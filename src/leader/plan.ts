@@ -34,7 +34,8 @@ interface Verdict {
 }
 
 function createdAt(o: { metadata: { creationTimestamp?: Date | string } }): number {
-  return Date.parse(String(o.metadata.creationTimestamp ?? '')) || 0;
+  const t = o.metadata.creationTimestamp;
+  return (t instanceof Date ? t.getTime() : Date.parse(t ?? '')) || 0;
 }
 
 /** Problems inside one export that make it unusable on its own. */
@@ -116,7 +117,8 @@ export function planLeader(input: LeaderPlanInput): LeaderPlan {
       continue;
     }
     let conflict: string | undefined;
-    for (const [otherID, other] of accepted) {
+    // In ID order, so the condition names the same member on every pass (no status churn).
+    for (const [otherID, other] of [...accepted].sort(([x], [y]) => x.localeCompare(y))) {
       if (otherID === id) continue;
       conflict = overlap(e.spec, id, other.spec, otherID);
       if (conflict) break;
@@ -131,6 +133,19 @@ export function planLeader(input: LeaderPlanInput): LeaderPlan {
     }
     accepted.set(id, { spec: e.spec, ns });
     verdicts.set(e, { ok: true, reason: 'Accepted', message: `published as ClusterImport ${id}` });
+  }
+
+  // Name the conflicting member from the final accepted set, so every pass words it the same way.
+  for (const [e, v] of verdicts) {
+    if (v.reason !== 'Conflict') continue;
+    for (const [otherID, other] of [...accepted].sort(([x], [y]) => x.localeCompare(y))) {
+      const c =
+        otherID === e.spec.clusterID ? undefined : overlap(e.spec, e.spec.clusterID, other.spec, otherID);
+      if (c) {
+        v.message = `${c}; the previous import of ${e.spec.clusterID} is kept`;
+        break;
+      }
+    }
   }
 
   for (const e of input.exports) {

@@ -86,7 +86,10 @@ export class LeaseRenewer {
             metadata: {
               name,
               namespace,
-              labels: { ...(this.o.labels ?? { [NODE_LABEL]: node }), 'app.kubernetes.io/managed-by': 'mcgw' },
+              labels: {
+                ...(this.o.labels ?? { [NODE_LABEL]: node }),
+                'app.kubernetes.io/managed-by': 'mcgw',
+              },
             },
             spec: { ...spec, acquireTime: spec.renewTime },
           },

@@ -40,13 +40,18 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
   const cps = useControlPlanes(4, { name: 'cs' });
   let leader: Clients;
   let lctl: LeaderController;
+  let lctl2: LeaderController;
   const members = new Map<string, Member>();
   const remotes = async (m: Member) =>
     (await rawRequest<{ items: RemoteCluster[] }>(m.c.kc, 'GET', `${B}/remoteclusters`)).items;
   const remote = async (m: Member, id: string) => (await remotes(m)).find((r) => r.metadata.name === id);
   const renewAll = async (m: Member) => {
     for (const g of await listGateways(m.c)) {
-      if (m.renewers.has(g.spec.nodeName)) continue;
+      // A Node chosen again after its agent was stopped gets its agent back.
+      if (m.renewers.has(g.spec.nodeName)) {
+        m.renewers.get(g.spec.nodeName)!.start();
+        continue;
+      }
       const r = new LeaseRenewer({ api: m.c.coordination, node: g.spec.nodeName, ...FAST });
       m.renewers.set(g.spec.nodeName, r);
       r.start();
@@ -60,6 +65,7 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
       await m.ctl.stop();
     }
     await lctl?.stop();
+    await lctl2?.stop();
   });
 
   test('setup: leader controller, three members admitted, each with two Gateways', async () => {
@@ -74,6 +80,16 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
       removeAfterMs: 8000,
     });
     await lctl.start();
+    // A second replica: a warm standby that writes nothing while the first leads.
+    lctl2 = new LeaderController({
+      clients: makeClients(cps[0]!.kubeConfig()),
+      identity: 'leader-2',
+      log: silentLogger,
+      election: ELECTION,
+      staleAfterMs: 4000,
+      removeAfterMs: 8000,
+    });
+    await lctl2.start();
     await Promise.all(
       IDS.map(async (id, i) => {
         const c = await setupCluster(cps[i + 1]!);
@@ -335,6 +351,32 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
       return getCondition(cm.status?.conditions, 'LeaderReachable')?.status === 'True';
     });
     assert.equal((await remotes(b)).length, 2, 'no member was dropped because the leader was away');
+  });
+
+  test('leader-side controller HA: one replica writes; when it goes, the standby takes over', async () => {
+    assert.equal([lctl, lctl2].filter((x) => x.isLeader()).length, 1);
+    const [active, standby] = lctl.isLeader() ? [lctl, lctl2] : [lctl2, lctl];
+    assert.equal(standby.stats.writes, 0, 'the standby wrote nothing');
+    await active.stop();
+    await waitFor('standby leads', () => standby.isLeader(), 5000);
+    const a = members.get('a')!;
+    const gws = await listGateways(a.c);
+    const victim = gws[0]!;
+    a.renewers.get(victim.spec.nodeName)!.stop();
+    const repl = await waitFor(
+      'replacement in A',
+      async () =>
+        (await listGateways(a.c)).find((g) => !gws.some((x) => x.metadata.name === g.metadata.name)),
+      10_000,
+    );
+    await renewAll(a);
+    await waitFor(
+      'b sees it through the new leader',
+      async () =>
+        (await remote(members.get('b')!, 'a'))?.spec.gateways.some((g) => g.node === repl.spec.nodeName),
+      5000,
+    );
+    assert.ok(standby.stats.writes > 0);
   });
 
   test('a member that stops exporting is marked Stale, then removed', async () => {
