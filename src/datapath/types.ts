@@ -176,7 +176,7 @@ export interface ObservedState {
 }
 
 export interface Skipped {
-  /** What was left out, e.g. `cluster "b" podCIDR "10.2.0.0/16"`. */
+  /** What was left out, e.g. `cluster "b" podCIDR "198.18.64.0/20"`. */
   what: string;
   /** Why, in words a human can act on. */
   reason: string;

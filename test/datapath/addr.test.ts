@@ -16,16 +16,16 @@ void describe('canonical addresses', () => {
       ['0:0:0:0:0:0:0:0', '::'],
       ['::1', '::1'],
       ['fe80::', 'fe80::'],
-      ['::ffff:C000:0201', '::ffff:192.0.2.1'],
+      ['::ffff:C612:0001', '::ffff:198.18.0.1'],
     ];
     for (const [given, want] of cases) assert.equal(canonicalIP(given), want, given);
-    assert.equal(canonicalIP('010.0.0.1'), undefined);
+    assert.equal(canonicalIP('198.018.0.1'), undefined);
   });
 
   void it('clears host bits of networks', () => {
-    assert.equal(canonicalCIDR('10.2.0.5/16'), '10.2.0.0/16');
+    assert.equal(canonicalCIDR('198.18.64.5/20'), '198.18.64.0/20');
     assert.equal(canonicalCIDR('2001:DB8::1/64'), '2001:db8::/64');
-    assert.equal(canonicalCIDR('10.0.0.0/33'), undefined);
+    assert.equal(canonicalCIDR('198.18.0.0/33'), undefined);
   });
 
   void it('formats any address so that it parses back to the same bytes, once and for all', () => {

@@ -12,21 +12,21 @@ const worker = planDatapath(workerInput()).desired;
 // Foreign objects a real Node has: they must survive every diff untouched.
 const FOREIGN: ObservedState = {
   links: [{ name: 'eth0', kind: 'device', vni: 0, port: 0, local: '', learning: false, up: true }],
-  addresses: [{ dev: 'eth0', address: '10.0.0.2/24' }],
-  fdb: [{ dev: 'eth0', mac: '00:00:00:00:00:00', dst: '10.0.0.9' }],
-  neighbors: [{ dev: 'eth0', address: '10.0.0.1', mac: '52:54:00:00:00:01' }],
+  addresses: [{ dev: 'eth0', address: '198.18.32.2/24' }],
+  fdb: [{ dev: 'eth0', mac: '00:00:00:00:00:00', dst: '198.18.32.9' }],
+  neighbors: [{ dev: 'eth0', address: '198.18.32.1', mac: '52:54:00:00:00:01' }],
   routes: [
     {
       dst: '0.0.0.0/0',
       protocol: 3,
       type: 'unicast',
-      nexthops: [{ via: '10.0.0.1', dev: 'eth0', weight: 1 }],
+      nexthops: [{ via: '198.18.32.1', dev: 'eth0', weight: 1 }],
     },
     {
-      dst: '10.0.0.0/24',
+      dst: '198.18.32.0/24',
       protocol: 2,
       type: 'unicast',
-      nexthops: [{ via: '10.0.0.2', dev: 'eth0', weight: 1 }],
+      nexthops: [{ via: '198.18.32.2', dev: 'eth0', weight: 1 }],
     },
   ],
 };
@@ -66,7 +66,7 @@ void describe('diffState', () => {
   void it('tears down routes before the links they use, replacing the ones still wanted first', () => {
     // This Node stops being a Gateway: remote routes move from mcgw-x to mcgw-i, mcgw-x goes.
     const demoted = planDatapath(
-      workerInput({ self: { ...workerInput().self, node: 'a-gw1', internalIP: '10.0.0.2' } }),
+      workerInput({ self: { ...workerInput().self, node: 'a-gw1', internalIP: '198.18.32.2' } }),
     );
     const cs = diffState(withForeign(gw), demoted.desired);
     const del = cs.findIndex((c) => c.op === 'link-del');
@@ -93,13 +93,13 @@ void describe('diffState', () => {
       routes: [
         ...withForeign(gw).routes,
         {
-          dst: '10.77.0.0/16',
+          dst: '198.18.128.0/20',
           protocol: 250,
           type: 'unicast',
           nexthops: [{ via: '198.19.1.1', dev: 'mcgw-x', weight: 1 }],
         },
         {
-          dst: '10.78.0.0/16',
+          dst: '198.18.144.0/20',
           protocol: 4,
           type: 'unicast',
           nexthops: [{ via: '198.19.1.1', dev: 'mcgw-x', weight: 1 }],
@@ -107,20 +107,20 @@ void describe('diffState', () => {
       ],
     };
     const cs = diffState(stale, gw);
-    assert.equal(renderIpBatch(cs), 'route del 10.77.0.0/16 proto 250\n');
+    assert.equal(renderIpBatch(cs), 'route del 198.18.128.0/20 proto 250\n');
   });
 
   void it('leaves a foreign route with a wanted destination alone and reports it', () => {
     const clash = withForeign(EMPTY);
     const current: ObservedState = {
       ...clash,
-      routes: [...clash.routes, { dst: '10.2.0.0/16', protocol: 4, type: 'blackhole', nexthops: [] }],
+      routes: [...clash.routes, { dst: '198.18.64.0/20', protocol: 4, type: 'blackhole', nexthops: [] }],
     };
     const cs = diffState(current, gw);
-    assert.ok(!cs.some((c) => c.op === 'route-replace' && c.route.dst === '10.2.0.0/16'));
+    assert.ok(!cs.some((c) => c.op === 'route-replace' && c.route.dst === '198.18.64.0/20'));
     assert.deepEqual(
       routeConflicts(current, gw).map((c) => [c.desired.dst, c.foreign.protocol]),
-      [['10.2.0.0/16', 4]],
+      [['198.18.64.0/20', 4]],
     );
   });
 
@@ -223,7 +223,7 @@ void describe('rendering', () => {
       {
         op: 'route-del',
         route: {
-          dst: '10.9.0.0/16',
+          dst: '198.18.176.0/20',
           protocol: 250,
           type: 'unreachable',
           nexthops: [],
@@ -237,7 +237,7 @@ void describe('rendering', () => {
     ];
     assert.equal(
       renderIpBatch(cs),
-      'route del unreachable 10.9.0.0/16 table 100 proto 250 metric 5\n' +
+      'route del unreachable 198.18.176.0/20 table 100 proto 250 metric 5\n' +
         'neigh del 198.19.1.1 dev mcgw-x\n' +
         'address del 198.19.1.2/32 dev mcgw-x\n' +
         'link del dev mcgw-x\n',
@@ -256,7 +256,7 @@ void describe('rendering', () => {
         renderIpBatch([
           {
             op: 'route-replace',
-            route: { dst: '10.0.0.0/8', protocol: 4, type: 'unreachable', nexthops: [] },
+            route: { dst: '198.18.0.0/15', protocol: 4, type: 'unreachable', nexthops: [] },
           },
         ]),
       /protocol 4/,

@@ -19,6 +19,12 @@ import type {
   PlanOptions,
 } from '../../src/datapath/types.ts';
 
+// Every address here is in 198.18.0.0/15 (RFC 2544), the only range lab and test hosts may use:
+//   198.18.0.0/20    underlay: gateway IPs, a /24 per cluster (alpha .0, beta .1, gamma .2)
+//   198.18.32.0/24   the Node network inside each cluster (internal IPs)
+//   198.18.48.0/20, 198.18.64.0/20, 198.18.80.0/20   podCIDRs of alpha, beta and gamma
+//   198.19.1.0/24 .. 198.19.3.0/24   serviceCIDRs of alpha, beta and gamma (in 198.19.0.0/18)
+//   198.19.128.0/17  the inner CIDR
 export const INNER = '198.19.128.0/17';
 
 export const OPTIONS: PlanOptions = { vxlanPort: 4789, vni: 4242, innerCIDR: INNER };
@@ -31,15 +37,15 @@ const gw = (node: string, priority: number, gatewayIP: string, internalIP: strin
 });
 
 export const LOCAL_GATEWAYS: ExportedGateway[] = [
-  gw('a-gw1', 100, '198.18.0.2', '10.0.0.2'),
-  gw('a-gw2', 99, '198.18.0.3', '10.0.0.3'),
+  gw('a-gw1', 100, '198.18.0.2', '198.18.32.2'),
+  gw('a-gw2', 99, '198.18.0.3', '198.18.32.3'),
 ];
 
 export const BETA: ClusterExport = {
   clusterID: 'beta',
-  gateways: [gw('b-gw1', 100, '198.18.1.2', '10.0.0.2'), gw('b-gw2', 99, '198.18.1.3', '10.0.0.3')],
-  podCIDRs: ['10.2.0.0/16'],
-  serviceCIDRs: ['172.16.2.0/24'],
+  gateways: [gw('b-gw1', 100, '198.18.1.2', '198.18.32.2'), gw('b-gw2', 99, '198.18.1.3', '198.18.32.3')],
+  podCIDRs: ['198.18.64.0/20'],
+  serviceCIDRs: ['198.19.2.0/24'],
   tunnel: { port: 4789, vni: 4242 },
   mode: 'ActiveStandby',
 };
@@ -47,12 +53,12 @@ export const BETA: ClusterExport = {
 export const GAMMA: ClusterExport = {
   clusterID: 'gamma',
   gateways: [
-    gw('c-gw1', 100, '198.18.2.2', '10.0.0.2'),
-    gw('c-gw2', 99, '198.18.2.3', '10.0.0.3'),
-    gw('c-gw3', 98, '198.18.2.4', '10.0.0.4'),
+    gw('c-gw1', 100, '198.18.2.2', '198.18.32.2'),
+    gw('c-gw2', 99, '198.18.2.3', '198.18.32.3'),
+    gw('c-gw3', 98, '198.18.2.4', '198.18.32.4'),
   ],
-  podCIDRs: ['10.3.0.0/16'],
-  serviceCIDRs: ['172.16.3.0/24'],
+  podCIDRs: ['198.18.80.0/20'],
+  serviceCIDRs: ['198.19.3.0/24'],
   // A different port and VNI than ours: they go into the FDB entries towards gamma.
   tunnel: { port: 4790, vni: 77 },
   mode: 'ActiveActive',
@@ -71,13 +77,13 @@ export function gatewayInput(over: Partial<PlanInput> = {}): PlanInput {
       cluster: 'alpha',
       isGateway: true,
       gatewayIP: '198.18.0.2',
-      internalIP: '10.0.0.2',
+      internalIP: '198.18.32.2',
     },
     local: {
       gateways: LOCAL_GATEWAYS,
       mode: 'ActiveStandby',
-      podCIDRs: ['10.1.0.0/16'],
-      serviceCIDRs: ['172.16.1.0/24'],
+      podCIDRs: ['198.18.48.0/20'],
+      serviceCIDRs: ['198.19.1.0/24'],
     },
     remotes: [BETA, GAMMA],
     liveness: alive(...ALL_REMOTE_GATEWAYS),
@@ -89,7 +95,7 @@ export function gatewayInput(over: Partial<PlanInput> = {}): PlanInput {
 /** Worker Node w1 of cluster alpha. */
 export function workerInput(over: Partial<PlanInput> = {}): PlanInput {
   return gatewayInput({
-    self: { node: 'a-w1', cluster: 'alpha', isGateway: false, internalIP: '10.0.0.10' },
+    self: { node: 'a-w1', cluster: 'alpha', isGateway: false, internalIP: '198.18.32.10' },
     liveness: alive(...ALL_LOCAL_GATEWAYS),
     ...over,
   });

@@ -15,19 +15,19 @@ import { addNetns, converge, delNetns, netnsUnavailable, run } from './netns.ts'
 
 const skip = netnsUnavailable();
 const tag = String(process.pid);
-const ns = (n: string): string => `mcgw-${n}-${tag}`;
+const ns = (n: string): string => `mcgwt-${n}-${tag}`;
 const NODES = { wA: ns('wa'), gA: ns('ga'), gB1: ns('gb1'), gB2: ns('gb2'), sw: ns('sw') };
 
 // Beta's "pod" address lives on both of its gateways, each answering with its own name, so the
 // client sees which gateway carried the connection.
-const POD_B = '10.2.0.1';
-const POD_A = '10.1.5.1';
+const POD_B = '198.18.64.1';
+const POD_A = '198.18.53.1';
 
 const ALPHA: ClusterExport = {
   clusterID: 'alpha',
   gateways: LOCAL_GATEWAYS,
-  podCIDRs: ['10.1.0.0/16'],
-  serviceCIDRs: ['172.16.1.0/24'],
+  podCIDRs: ['198.18.48.0/20'],
+  serviceCIDRs: ['198.19.1.0/24'],
   tunnel: { port: 4789, vni: 4242 },
 };
 
@@ -37,7 +37,7 @@ const betaGateway = (node: 'b-gw1' | 'b-gw2', gatewayIP: string): PlanInput => (
     cluster: 'beta',
     isGateway: true,
     gatewayIP,
-    internalIP: node === 'b-gw1' ? '10.0.0.2' : '10.0.0.3',
+    internalIP: node === 'b-gw1' ? '198.18.32.2' : '198.18.32.3',
   },
   local: {
     gateways: BETA.gateways,
@@ -80,14 +80,14 @@ void describe('forwarding across clusters through real kernels', { skip }, () =>
     for (const n of Object.values(NODES)) addNetns(n);
     run('ip', ['-n', NODES.sw, 'link', 'add', 'br0', 'type', 'bridge']);
     run('ip', ['-n', NODES.sw, 'link', 'set', 'br0', 'up']);
-    wire(NODES.wA, 'p-wa', ['10.0.0.10/24']);
-    wire(NODES.gA, 'p-ga', ['10.0.0.2/24', '198.18.0.2/15']);
-    wire(NODES.gB1, 'p-gb1', ['198.18.1.2/15']);
-    wire(NODES.gB2, 'p-gb2', ['198.18.1.3/15']);
+    wire(NODES.wA, 'p-wa', ['198.18.32.10/24']);
+    wire(NODES.gA, 'p-ga', ['198.18.32.2/24', '198.18.0.2/20']);
+    wire(NODES.gB1, 'p-gb1', ['198.18.1.2/20']);
+    wire(NODES.gB2, 'p-gb2', ['198.18.1.3/20']);
     run('ip', ['-n', NODES.wA, 'addr', 'add', `${POD_A}/32`, 'dev', 'lo']);
     // alpha's gateway forwards, and reaches alpha's pods the CNI's way, not through mcgw.
     run('ip', ['netns', 'exec', NODES.gA, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    run('ip', ['-n', NODES.gA, 'route', 'add', '10.1.5.0/24', 'via', '10.0.0.10']);
+    run('ip', ['-n', NODES.gA, 'route', 'add', '198.18.53.0/24', 'via', '198.18.32.10']);
     for (const [node, name] of [
       [NODES.gB1, 'b-gw1'],
       [NODES.gB2, 'b-gw2'],

@@ -8,7 +8,7 @@ import type { DesiredState } from '../../src/datapath/types.ts';
 import { ALL_REMOTE_GATEWAYS, gatewayInput, workerInput } from './fixtures.ts';
 import { addNetns, converge as convergeIn, delNetns, netnsUnavailable, run } from './netns.ts';
 
-const NS = `mcgw-test-${process.pid}`;
+const NS = `mcgwt-test-${process.pid}`;
 const skip = netnsUnavailable();
 const converge = (d: DesiredState): ReturnType<typeof convergeIn> => convergeIn(NS, d);
 
@@ -18,7 +18,7 @@ void describe('batches against a real kernel', { skip }, () => {
   before(() => {
     addNetns(NS);
     // A foreign route that must survive everything.
-    run('ip', ['-n', NS, 'route', 'add', 'blackhole', '192.0.2.0/24', 'proto', 'static']);
+    run('ip', ['-n', NS, 'route', 'add', 'blackhole', '198.18.250.0/24', 'proto', 'static']);
   });
   after(() => delNetns(NS));
 
@@ -29,10 +29,10 @@ void describe('batches against a real kernel', { skip }, () => {
   void it('builds a Gateway Node from nothing', () => {
     converge(gw);
     assert.match(
-      routeLine('10.2.0.0/16'),
-      /^10\.2\.0\.0\/16 via 198\.19\.204\.116 dev mcgw-x proto 250 onlink$/,
+      routeLine('198.18.64.0/20'),
+      /^198\.18\.64\.0\/20 via 198\.19\.204\.116 dev mcgw-x proto 250 onlink$/,
     );
-    assert.equal((routeLine('10.3.0.0/16').match(/nexthop via/g) ?? []).length, 3);
+    assert.equal((routeLine('198.18.80.0/20').match(/nexthop via/g) ?? []).length, 3);
     const fdb = run('bridge', ['-n', NS, 'fdb', 'show', 'dev', 'mcgw-x']);
     assert.match(fdb, /00:00:00:00:00:00 dst 198\.18\.2\.2 port 4790 vni 77 self permanent/);
   });
@@ -41,10 +41,10 @@ void describe('batches against a real kernel', { skip }, () => {
     const failed = planDatapath(gatewayInput({ liveness: alive('beta/b-gw1', 'gamma/c-gw2') })).desired;
     const cs = converge(failed);
     assert.ok(cs.every((c) => c.op === 'route-replace'));
-    assert.match(routeLine('10.2.0.0/16'), /via 198\.19\.204\.115 dev mcgw-x/);
-    assert.equal((routeLine('10.3.0.0/16').match(/nexthop via/g) ?? []).length, 2);
+    assert.match(routeLine('198.18.64.0/20'), /via 198\.19\.204\.115 dev mcgw-x/);
+    assert.equal((routeLine('198.18.80.0/20').match(/nexthop via/g) ?? []).length, 2);
     converge(planDatapath(gatewayInput({ liveness: alive('beta/b-gw1', 'beta/b-gw2') })).desired);
-    assert.match(routeLine('10.2.0.0/16'), /^unreachable 10\.2\.0\.0\/16 proto 250/);
+    assert.match(routeLine('198.18.64.0/20'), /^unreachable 198\.18\.64\.0\/20 proto 250/);
     converge(gw);
   });
 
@@ -80,13 +80,13 @@ void describe('batches against a real kernel', { skip }, () => {
   void it('demotes to a worker and tears everything down, leaving foreign routes alone', () => {
     converge(gw);
     const worker = planDatapath(
-      workerInput({ self: { node: 'a-gw1', cluster: 'alpha', isGateway: false, internalIP: '10.0.0.2' } }),
+      workerInput({ self: { node: 'a-gw1', cluster: 'alpha', isGateway: false, internalIP: '198.18.32.2' } }),
     );
     converge(worker.desired);
     assert.doesNotMatch(run('ip', ['-n', NS, 'link', 'show']), /mcgw-x/);
-    assert.match(routeLine('10.2.0.0/16'), /dev mcgw-i/);
+    assert.match(routeLine('198.18.64.0/20'), /dev mcgw-i/);
     converge({ links: [], addresses: [], fdb: [], neighbors: [], routes: [] });
     assert.doesNotMatch(run('ip', ['-n', NS, 'link', 'show']), /mcgw-/);
-    assert.match(routeLine('192.0.2.0/24'), /^blackhole 192\.0\.2\.0\/24 proto static/);
+    assert.match(routeLine('198.18.250.0/24'), /^blackhole 198\.18\.250\.0\/24 proto static/);
   });
 });

@@ -26,7 +26,7 @@ export function run(cmd: string, args: string[], input?: string): string {
 /** Why these tests cannot run here (not root, no namespaces, no VXLAN), or false if they can. */
 export function netnsUnavailable(): string | false {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux';
-  const ns = `mcgw-probe-${process.pid}`;
+  const ns = `mcgwt-probe-${process.pid}`;
   const r = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return `cannot create a network namespace: ${r.error?.message ?? r.stderr}`;
   const v = spawnSync('ip', [

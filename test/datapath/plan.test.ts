@@ -52,7 +52,7 @@ void describe('planDatapath on a Gateway Node', () => {
       renderBatches(diffState(EMPTY, p.desired)).map((b) => `${b.tool}:\n${b.script}`),
       [
         `ip:
-link add mcgw-i address 02:6d:c6:13:da:b4 type vxlan id 4243 dstport 4789 local 10.0.0.2 nolearning
+link add mcgw-i address 02:6d:c6:13:da:b4 type vxlan id 4243 dstport 4789 local 198.18.32.2 nolearning
 link set dev mcgw-i addrgenmode none
 link set dev mcgw-i up
 link add mcgw-x address 02:6d:c6:13:da:b4 type vxlan id 4242 dstport 4789 local 198.18.0.2 nolearning
@@ -78,10 +78,10 @@ neigh replace ${C2} lladdr 02:6d:c6:13:c0:a3 dev mcgw-x nud permanent
 neigh replace ${C1} lladdr 02:6d:c6:13:c0:a4 dev mcgw-x nud permanent
 neigh replace ${B2} lladdr 02:6d:c6:13:cc:73 dev mcgw-x nud permanent
 neigh replace ${B1} lladdr 02:6d:c6:13:cc:74 dev mcgw-x nud permanent
-route replace 10.2.0.0/16 proto 250 via ${B1} dev mcgw-x onlink
-route replace 10.3.0.0/16 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onlink nexthop via ${C2} dev mcgw-x weight 1 onlink nexthop via ${C1} dev mcgw-x weight 1 onlink
-route replace 172.16.2.0/24 proto 250 via ${B1} dev mcgw-x onlink
-route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onlink nexthop via ${C2} dev mcgw-x weight 1 onlink nexthop via ${C1} dev mcgw-x weight 1 onlink
+route replace 198.18.64.0/20 proto 250 via ${B1} dev mcgw-x onlink
+route replace 198.18.80.0/20 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onlink nexthop via ${C2} dev mcgw-x weight 1 onlink nexthop via ${C1} dev mcgw-x weight 1 onlink
+route replace 198.19.2.0/24 proto 250 via ${B1} dev mcgw-x onlink
+route replace 198.19.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onlink nexthop via ${C2} dev mcgw-x weight 1 onlink nexthop via ${C1} dev mcgw-x weight 1 onlink
 `,
       ],
     );
@@ -100,8 +100,8 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
   void it('ActiveStandby failover moves only that cluster’s routes to the next priority', () => {
     const before = plan(gatewayInput());
     const after = plan(gatewayInput({ liveness: without('beta/b-gw1') }));
-    assert.deepEqual(via(routeTo(after.desired.routes, '10.2.0.0/16')), [B2]);
-    assert.deepEqual(via(routeTo(after.desired.routes, '172.16.2.0/24')), [B2]);
+    assert.deepEqual(via(routeTo(after.desired.routes, '198.18.64.0/20')), [B2]);
+    assert.deepEqual(via(routeTo(after.desired.routes, '198.19.2.0/24')), [B2]);
     const changes = diffState(before.desired, after.desired);
     assert.deepEqual(
       changes.map((c) => c.op),
@@ -109,8 +109,8 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
     );
     assert.equal(
       renderIpBatch(changes),
-      `route replace 10.2.0.0/16 proto 250 via ${B2} dev mcgw-x onlink\n` +
-        `route replace 172.16.2.0/24 proto 250 via ${B2} dev mcgw-x onlink\n`,
+      `route replace 198.18.64.0/20 proto 250 via ${B2} dev mcgw-x onlink\n` +
+        `route replace 198.19.2.0/24 proto 250 via ${B2} dev mcgw-x onlink\n`,
     );
   });
 
@@ -123,7 +123,7 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
   void it('ActiveActive failover drops only the dead nexthop and keeps the others’ weights', () => {
     const before = plan(gatewayInput());
     const after = plan(gatewayInput({ liveness: without('gamma/c-gw2') }));
-    for (const dst of ['10.3.0.0/16', '172.16.3.0/24']) {
+    for (const dst of ['198.18.80.0/20', '198.19.3.0/24']) {
       assert.deepEqual(routeTo(after.desired.routes, dst).nexthops, [
         { via: C3, dev: 'mcgw-x', weight: 1 },
         { via: C1, dev: 'mcgw-x', weight: 1 },
@@ -132,14 +132,14 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
     const changes = diffState(before.desired, after.desired);
     assert.deepEqual(
       changes.map((c) => (c.op === 'route-replace' ? c.route.dst : c.op)),
-      ['10.3.0.0/16', '172.16.3.0/24'],
+      ['198.18.80.0/20', '198.19.3.0/24'],
     );
   });
 
   void it('with every gateway of a cluster down its routes become unreachable, and come back', () => {
     const up = plan(gatewayInput());
     const down = plan(gatewayInput({ liveness: without('beta/b-gw1', 'beta/b-gw2') }));
-    for (const dst of ['10.2.0.0/16', '172.16.2.0/24']) {
+    for (const dst of ['198.18.64.0/20', '198.19.2.0/24']) {
       assert.deepEqual(routeTo(down.desired.routes, dst), {
         dst,
         protocol: 250,
@@ -153,33 +153,33 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
     const fail = diffState(up.desired, down.desired);
     assert.equal(
       renderIpBatch(fail),
-      'route replace unreachable 10.2.0.0/16 proto 250\nroute replace unreachable 172.16.2.0/24 proto 250\n',
+      'route replace unreachable 198.18.64.0/20 proto 250\nroute replace unreachable 198.19.2.0/24 proto 250\n',
     );
     const recover = diffState(down.desired, up.desired);
     assert.equal(
       renderIpBatch(recover),
-      `route replace 10.2.0.0/16 proto 250 via ${B1} dev mcgw-x onlink\n` +
-        `route replace 172.16.2.0/24 proto 250 via ${B1} dev mcgw-x onlink\n`,
+      `route replace 198.18.64.0/20 proto 250 via ${B1} dev mcgw-x onlink\n` +
+        `route replace 198.19.2.0/24 proto 250 via ${B1} dev mcgw-x onlink\n`,
     );
   });
 
   void it('treats a gateway BFD has no verdict on as down', () => {
     const p = plan(gatewayInput({ liveness: alive('beta/b-gw2', 'gamma/c-gw3') }));
-    assert.deepEqual(via(routeTo(p.desired.routes, '10.2.0.0/16')), [B2]);
-    assert.deepEqual(via(routeTo(p.desired.routes, '10.3.0.0/16')), [C3]);
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.64.0/20')), [B2]);
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.80.0/20')), [C3]);
   });
 
   void it('breaks priority ties by the lowest node name', () => {
     const tied: ClusterExport = {
       ...BETA,
       gateways: [
-        { node: 'b-z', priority: 50, gatewayIP: '198.18.1.9', internalIP: '10.0.0.9' },
-        { node: 'b-m', priority: 50, gatewayIP: '198.18.1.8', internalIP: '10.0.0.8' },
+        { node: 'b-z', priority: 50, gatewayIP: '198.18.1.9', internalIP: '198.18.32.9' },
+        { node: 'b-m', priority: 50, gatewayIP: '198.18.1.8', internalIP: '198.18.32.8' },
       ],
     };
     const p = plan(gatewayInput({ remotes: [tied], liveness: alive('beta/b-z', 'beta/b-m') }));
     const m = p.peers.find((x) => x.node === 'b-m')!;
-    assert.deepEqual(via(routeTo(p.desired.routes, '10.2.0.0/16')), [m.inner]);
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.64.0/20')), [m.inner]);
     // Equal priorities want the same slot; the tie-break order decides who probes on.
     assert.notEqual(m.inner, p.peers.find((x) => x.node === 'b-z')!.inner);
   });
@@ -187,9 +187,9 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
   void it('routes to a remote by the remote’s mode; an absent mode means ActiveStandby', () => {
     const { mode: _mode, ...noMode } = GAMMA;
     const p = plan(gatewayInput({ remotes: [BETA, noMode] }));
-    assert.deepEqual(via(routeTo(p.desired.routes, '10.3.0.0/16')), [C1]);
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.80.0/20')), [C1]);
     const q = plan(gatewayInput({ remotes: [{ ...BETA, mode: 'ActiveActive' }, GAMMA] }));
-    assert.deepEqual(via(routeTo(q.desired.routes, '10.2.0.0/16')), [B2, B1]);
+    assert.deepEqual(via(routeTo(q.desired.routes, '198.18.64.0/20')), [B2, B1]);
   });
 
   void it('is planned as a worker when its own gateway record is missing', () => {
@@ -200,7 +200,7 @@ route replace 172.16.3.0/24 proto 250 nexthop via ${C3} dev mcgw-x weight 1 onli
     );
     assert.match(p.skipped[0]!.reason, /planned as a non-gateway node/);
     // Routes go through the other local gateway, whose liveness is not known here: unreachable.
-    assert.equal(routeTo(p.desired.routes, '10.2.0.0/16').type, 'unreachable');
+    assert.equal(routeTo(p.desired.routes, '198.18.64.0/20').type, 'unreachable');
   });
 });
 
@@ -209,12 +209,20 @@ void describe('planDatapath on a worker Node', () => {
     const p = plan(workerInput());
     assert.deepEqual(p.skipped, []);
     assert.deepEqual(p.desired.links, [
-      { name: 'mcgw-i', kind: 'vxlan', vni: 4243, port: 4789, local: '10.0.0.10', learning: false, up: true },
+      {
+        name: 'mcgw-i',
+        kind: 'vxlan',
+        vni: 4243,
+        port: 4789,
+        local: '198.18.32.10',
+        learning: false,
+        up: true,
+      },
     ]);
     assert.deepEqual(p.desired.addresses, []);
     assert.deepEqual(
       p.desired.routes.map((r) => [r.dst, r.nexthops]),
-      ['10.2.0.0/16', '10.3.0.0/16', '172.16.2.0/24', '172.16.3.0/24'].map((dst) => [
+      ['198.18.64.0/20', '198.18.80.0/20', '198.19.2.0/24', '198.19.3.0/24'].map((dst) => [
         dst,
         [{ via: A1, dev: 'mcgw-i', weight: 1 }],
       ]),
@@ -226,17 +234,17 @@ void describe('planDatapath on a worker Node', () => {
     assert.deepEqual(
       p.desired.fdb.map((f) => `${f.mac}>${f.dst}:${f.port}/${f.vni}`),
       [
-        '00:00:00:00:00:00>10.0.0.2:4789/4243',
-        '00:00:00:00:00:00>10.0.0.3:4789/4243',
-        `${innerMAC(A2)}>10.0.0.3:4789/4243`,
-        `${innerMAC(A1)}>10.0.0.2:4789/4243`,
+        '00:00:00:00:00:00>198.18.32.2:4789/4243',
+        '00:00:00:00:00:00>198.18.32.3:4789/4243',
+        `${innerMAC(A2)}>198.18.32.3:4789/4243`,
+        `${innerMAC(A1)}>198.18.32.2:4789/4243`,
       ],
     );
     assert.deepEqual(
       p.peers.map((x) => [x.key, x.underlay]),
       [
-        ['alpha/a-gw1', '10.0.0.2'],
-        ['alpha/a-gw2', '10.0.0.3'],
+        ['alpha/a-gw1', '198.18.32.2'],
+        ['alpha/a-gw2', '198.18.32.3'],
       ],
     );
   });
@@ -271,20 +279,20 @@ void describe('planDatapath with bad input', () => {
     const beta: ClusterExport = {
       ...BETA,
       gateways: [
-        { node: 'b-gw1', priority: 100, gatewayIP: '127.0.0.1', internalIP: '10.0.0.2' },
-        { node: 'b-gw2', priority: 99, gatewayIP: '198.18.1.3', internalIP: '10.0.0.3' },
-        { node: 'b-gw3', priority: 98, gatewayIP: '198.18.2.2', internalIP: '10.0.0.4' }, // gamma's c-gw1
-        { node: 'b-gw4', priority: 97, gatewayIP: '2001:db8::1', internalIP: '10.0.0.5' },
-        { node: 'b-gw5', priority: 96, gatewayIP: '198.18.0.3', internalIP: '10.0.0.6' }, // local a-gw2
-        { node: 'B_GW6', priority: 95, gatewayIP: '198.18.1.6', internalIP: '10.0.0.7' },
-        { node: 'b-gw7', priority: 0, gatewayIP: '198.18.1.7', internalIP: '10.0.0.8' },
+        { node: 'b-gw1', priority: 100, gatewayIP: '127.0.0.1', internalIP: '198.18.32.2' },
+        { node: 'b-gw2', priority: 99, gatewayIP: '198.18.1.3', internalIP: '198.18.32.3' },
+        { node: 'b-gw3', priority: 98, gatewayIP: '198.18.2.2', internalIP: '198.18.32.4' }, // gamma's c-gw1
+        { node: 'b-gw4', priority: 97, gatewayIP: '2001:db8::1', internalIP: '198.18.32.5' },
+        { node: 'b-gw5', priority: 96, gatewayIP: '198.18.0.3', internalIP: '198.18.32.6' }, // local a-gw2
+        { node: 'B_GW6', priority: 95, gatewayIP: '198.18.1.6', internalIP: '198.18.32.7' },
+        { node: 'b-gw7', priority: 0, gatewayIP: '198.18.1.7', internalIP: '198.18.32.8' },
       ],
     };
     const gamma: ClusterExport = {
       ...GAMMA,
       gateways: [
         ...GAMMA.gateways,
-        { node: 'c-gw1', priority: 1, gatewayIP: '198.18.2.9', internalIP: '10.0.0.9' },
+        { node: 'c-gw1', priority: 1, gatewayIP: '198.18.2.9', internalIP: '198.18.32.9' },
       ],
     };
     const input = gatewayInput({ remotes: [gamma, beta] });
@@ -308,7 +316,7 @@ void describe('planDatapath with bad input', () => {
   void it('a later duplicate gateway IP loses to the earlier cluster', () => {
     const gamma: ClusterExport = {
       ...GAMMA,
-      gateways: [{ node: 'c-gw1', priority: 100, gatewayIP: '198.18.1.2', internalIP: '10.0.0.2' }],
+      gateways: [{ node: 'c-gw1', priority: 100, gatewayIP: '198.18.1.2', internalIP: '198.18.32.2' }],
     };
     const s = skippedFor(gatewayInput({ remotes: [gamma, BETA] }));
     assert.equal(
@@ -320,41 +328,51 @@ void describe('planDatapath with bad input', () => {
   void it('skips remote CIDRs that overlap local ones, root routes, each other or the tunnel', () => {
     const beta: ClusterExport = {
       ...BETA,
-      podCIDRs: ['10.2.0.0/16', '10.1.128.0/17', '198.18.1.0/24', 'fd00:2::/64', '10.9.0.0/33', '0.0.0.0/0'],
-      serviceCIDRs: ['192.168.10.0/24', '198.19.200.0/24', '10.2.0.5/16'],
+      podCIDRs: [
+        '198.18.64.0/20',
+        '198.18.56.0/21',
+        '198.18.1.0/24',
+        'fd00:2::/64',
+        '198.18.176.0/33',
+        '0.0.0.0/0',
+      ],
+      serviceCIDRs: ['198.18.202.0/24', '198.19.200.0/24', '198.18.64.5/20'],
     };
-    const gamma: ClusterExport = { ...GAMMA, podCIDRs: ['10.2.128.0/17', '10.3.0.0/16'] };
+    const gamma: ClusterExport = { ...GAMMA, podCIDRs: ['198.18.72.0/21', '198.18.80.0/20'] };
     const input = gatewayInput({
       remotes: [gamma, beta],
-      options: { ...gatewayInput().options, rootRoutes: ['192.168.0.0/16', 'bogus'] },
+      options: { ...gatewayInput().options, rootRoutes: ['198.18.192.0/18', 'bogus'] },
     });
     const s = skippedFor(input);
-    assert.equal(s.get('podCIDR "10.1.128.0/17" of cluster "beta"'), 'overlaps local podCIDR 10.1.0.0/16');
+    assert.equal(
+      s.get('podCIDR "198.18.56.0/21" of cluster "beta"'),
+      'overlaps local podCIDR 198.18.48.0/20',
+    );
     assert.match(
       s.get('podCIDR "198.18.1.0/24" of cluster "beta"')!,
       /contains tunnel endpoint 198\.18\.1\.2 .*loop/,
     );
     assert.match(s.get('podCIDR "fd00:2::/64" of cluster "beta"')!, /IPv6/);
-    assert.equal(s.get('podCIDR "10.9.0.0/33" of cluster "beta"'), 'not a CIDR');
+    assert.equal(s.get('podCIDR "198.18.176.0/33" of cluster "beta"'), 'not a CIDR');
     assert.match(s.get('podCIDR "0.0.0.0/0" of cluster "beta"')!, /default route/);
     assert.equal(
-      s.get('serviceCIDR "192.168.10.0/24" of cluster "beta"'),
-      'overlaps host route 192.168.0.0/16, which mcgw must not override',
+      s.get('serviceCIDR "198.18.202.0/24" of cluster "beta"'),
+      'overlaps host route 198.18.192.0/18, which mcgw must not override',
     );
     assert.equal(
       s.get('serviceCIDR "198.19.200.0/24" of cluster "beta"'),
       `overlaps the inner CIDR ${INNER}`,
     );
     assert.equal(
-      s.get('podCIDR "10.2.128.0/17" of cluster "gamma"'),
-      'overlaps podCIDR 10.2.0.0/16 of cluster "beta", whose cluster ID sorts first and wins',
+      s.get('podCIDR "198.18.72.0/21" of cluster "gamma"'),
+      'overlaps podCIDR 198.18.64.0/20 of cluster "beta", whose cluster ID sorts first and wins',
     );
     assert.equal(s.get('root route "bogus"'), 'not a CIDR; ignored');
     const p = plan(input);
-    // 10.2.0.5/16 is beta's 10.2.0.0/16 again, spelled with host bits: one route.
+    // 198.18.64.5/20 is beta's 198.18.64.0/20 again, spelled with host bits: one route.
     assert.deepEqual(
       p.desired.routes.map((r) => r.dst),
-      ['10.2.0.0/16', '10.3.0.0/16', '172.16.3.0/24'],
+      ['198.18.64.0/20', '198.18.80.0/20', '198.19.3.0/24'],
     );
   });
 
@@ -363,22 +381,22 @@ void describe('planDatapath with bad input', () => {
       ...BETA,
       clusterID: 'delta',
       gateways: [],
-      podCIDRs: ['10.2.0.0/15'],
+      podCIDRs: ['198.18.64.0/19'],
       serviceCIDRs: [],
     };
     const a = plan(gatewayInput({ remotes: [delta, BETA] }));
     const b = plan(gatewayInput({ remotes: [BETA, delta] }));
     assert.deepEqual(a, b);
-    assert.ok(a.skipped.some((s) => s.what === 'podCIDR "10.2.0.0/15" of cluster "delta"'));
+    assert.ok(a.skipped.some((s) => s.what === 'podCIDR "198.18.64.0/19" of cluster "delta"'));
   });
 
   void it('a cluster with no usable gateway still claims its CIDRs, as unreachable routes', () => {
     const beta: ClusterExport = {
       ...BETA,
-      gateways: [{ node: 'b-gw1', priority: 100, gatewayIP: '0.0.0.0', internalIP: '10.0.0.2' }],
+      gateways: [{ node: 'b-gw1', priority: 100, gatewayIP: '0.0.0.0', internalIP: '198.18.32.2' }],
     };
     const p = plan(gatewayInput({ remotes: [beta] }));
-    assert.equal(routeTo(p.desired.routes, '10.2.0.0/16').type, 'unreachable');
+    assert.equal(routeTo(p.desired.routes, '198.18.64.0/20').type, 'unreachable');
   });
 
   void it('skips whole exports with bad or duplicate cluster IDs or tunnels', () => {
@@ -409,7 +427,7 @@ void describe('planDatapath with bad input', () => {
       { options: { vxlanPort: 4789, vni: 5, innerCIDR: 'fd00::/64' } },
       { options: { vxlanPort: 4789, vni: 5, innerCIDR: '198.19.0.0/28' } },
       { self: { node: 'n', cluster: 'alpha', isGateway: false, internalIP: '127.0.0.1' } },
-      { self: { node: 'N!', cluster: 'alpha', isGateway: false, internalIP: '10.0.0.1' } },
+      { self: { node: 'N!', cluster: 'alpha', isGateway: false, internalIP: '198.18.32.1' } },
     ];
     for (const over of bad)
       assert.throws(() => planDatapath(workerInput(over)), TypeError, JSON.stringify(over));
@@ -429,7 +447,7 @@ void describe('inner addressing', () => {
       ...BETA,
       gateways: [
         BETA.gateways[1]!,
-        { node: 'b-gw3', priority: 98, gatewayIP: '198.18.1.4', internalIP: '10.0.0.4' },
+        { node: 'b-gw3', priority: 98, gatewayIP: '198.18.1.4', internalIP: '198.18.32.4' },
       ],
     };
     const after = plan(
@@ -464,7 +482,7 @@ void describe('inner addressing', () => {
       node: `g${String(i).padStart(2, '0')}`,
       priority: 100 - (i % 2) * 16, // 100 and 84 share slot 4
       gatewayIP: `198.18.9.${i + 1}`,
-      internalIP: `10.9.0.${i + 1}`,
+      internalIP: `198.18.32.${i + 1}`,
     }));
     const s = gatewaySlots(gws);
     assert.equal(s.slotted.length, 16);

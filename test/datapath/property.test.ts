@@ -18,30 +18,30 @@ import { INNER, applyAll, assertMatches, normalize, validatePlan } from './fixtu
 // that most plans still route something.
 const CLUSTERS = ['alpha', 'beta', 'gamma', 'delta', 'eps'];
 const NODES = ['n0', 'n1', 'n2', 'n3', 'n4'];
-const BAD_IPS = ['127.0.0.1', '0.0.0.0', 'nope', '2001:db8::1', '224.0.0.1', '010.0.0.1'];
-const INTERNAL_IPS = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'];
-const LOCAL_CIDRS = ['10.1.0.0/16', '172.16.1.0/24'];
+const BAD_IPS = ['127.0.0.1', '0.0.0.0', 'nope', '2001:db8::1', '224.0.0.1', '198.018.0.1'];
+const INTERNAL_IPS = ['198.18.32.1', '198.18.32.2', '198.18.32.3', '198.18.32.4', '198.18.32.5'];
+const LOCAL_CIDRS = ['198.18.48.0/20', '198.19.1.0/24'];
 const REMOTE_CIDRS = [
-  '10.2.0.0/16',
-  '10.2.128.0/17',
-  '10.3.0.0/16',
-  '10.4.0.5/16',
-  '10.5.0.0/16',
-  '172.16.2.0/24',
-  '172.16.3.0/24',
-  '100.64.0.0/10',
-  '192.168.7.0/24',
+  '198.18.64.0/20',
+  '198.18.72.0/21',
+  '198.18.80.0/20',
+  '198.18.96.5/20',
+  '198.18.112.0/20',
+  '198.19.2.0/24',
+  '198.19.3.0/24',
+  '198.19.64.0/18',
+  '198.18.199.0/24',
 ];
 const BAD_CIDRS = [
   'bad',
   'fd00::/64',
   '0.0.0.0/0',
-  '10.0.0.0/8',
+  '198.18.32.0/19',
   '198.18.0.0/16',
   '198.19.200.0/24',
-  '10.1.0.0/16',
+  '198.18.48.0/20',
 ];
-const ROOT_ROUTES = ['192.168.0.0/16', '10.3.0.0/16', 'garbage', '100.64.0.0/12'];
+const ROOT_ROUTES = ['198.18.192.0/18', '198.18.80.0/20', 'garbage', '198.19.64.0/20'];
 const MODES: Mode[] = ['ActiveStandby', 'ActiveActive'];
 
 const mostly = <T>(good: T[], bad: T[], odds = 8): fc.Arbitrary<T> =>
@@ -103,7 +103,7 @@ const baseArb = fc
     isGateway: fc.boolean(),
     node: fc.constantFrom(...NODES, 'w0'),
     gatewayIP: fc.option(fc.constantFrom('198.18.0.1', '198.18.0.2'), { nil: undefined }),
-    internalIP: fc.constantFrom(...INTERNAL_IPS, '10.0.9.9'),
+    internalIP: fc.constantFrom(...INTERNAL_IPS, '198.18.41.9'),
     localGateways: gatewaysArb(0),
     localMode: fc.constantFrom(...MODES),
     localPods: cidrsArb(LOCAL_CIDRS),
@@ -238,23 +238,23 @@ void describe('planDatapath properties', () => {
 const FOREIGN: ObservedState = {
   links: [{ name: 'eth0', kind: 'device', vni: 0, port: 0, local: '', learning: false, up: true }],
   addresses: [
-    { dev: 'eth0', address: '10.0.0.1/24' },
+    { dev: 'eth0', address: '198.18.32.1/24' },
     { dev: 'eth0', address: 'fe80::1/64' },
   ],
   fdb: [],
-  neighbors: [{ dev: 'eth0', address: '10.0.0.254', mac: '52:54:00:00:00:01' }],
+  neighbors: [{ dev: 'eth0', address: '198.18.32.254', mac: '52:54:00:00:00:01' }],
   routes: [
     {
       dst: '0.0.0.0/0',
       protocol: 3,
       type: 'unicast',
-      nexthops: [{ via: '10.0.0.254', dev: 'eth0', weight: 1 }],
+      nexthops: [{ via: '198.18.32.254', dev: 'eth0', weight: 1 }],
     },
     {
-      dst: '10.0.0.0/24',
+      dst: '198.18.32.0/24',
       protocol: 2,
       type: 'unicast',
-      nexthops: [{ via: '10.0.0.1', dev: 'eth0', weight: 1 }],
+      nexthops: [{ via: '198.18.32.1', dev: 'eth0', weight: 1 }],
     },
   ],
 };
@@ -289,7 +289,7 @@ function messUp(d: DesiredState, j: Junk): ObservedState {
   if (j.wrongMac) first.mac = '02:00:00:00:00:99';
   if (j.staleRoute && first.up) {
     s.routes.push({
-      dst: '10.250.0.0/16',
+      dst: '198.18.160.0/20',
       protocol: 250,
       type: 'unicast',
       nexthops: [{ via: '198.19.255.1', dev: first.name, weight: 1 }],
@@ -304,13 +304,13 @@ function messUp(d: DesiredState, j: Junk): ObservedState {
       kind: 'vxlan',
       vni: 9999,
       port: 4789,
-      local: '10.0.0.1',
+      local: '198.18.32.1',
       learning: false,
       up: true,
     });
     s.fdb.push({ dev: 'mcgw-old', mac: '00:00:00:00:00:00', dst: '198.18.9.9' });
     s.routes.push({
-      dst: '10.251.0.0/16',
+      dst: '198.18.176.0/20',
       protocol: 250,
       type: 'unicast',
       nexthops: [
