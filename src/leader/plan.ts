@@ -5,7 +5,8 @@
 import { API_VERSION } from '../api/group.ts';
 import type { ClusterExport, ClusterImport, ClusterInfo, ExportStatus, ImportStatus } from '../api/types.ts';
 import { jsonEqual, setCondition } from '../controller/conditions.ts';
-import { cidrsOverlap, isUsableUnicast, unusableReason } from '../util/ip.ts';
+import { cidrsOverlap, isUsableUnicast, parseCIDR, unusableReason } from '../util/ip.ts';
+import type { ParsedCIDR } from '../util/ip.ts';
 
 export interface LeaderPlanInput {
   exports: readonly ClusterExport[];
@@ -52,16 +53,33 @@ export function exportProblems(e: ClusterExport): string[] {
   return out;
 }
 
+type CIDREntry = { kind: 'pod' | 'service'; text: string; cidr: ParsedCIDR };
+// Objects from informer caches are immutable snapshots, so each spec's CIDRs are parsed once.
+const parsed = new WeakMap<ClusterInfo, CIDREntry[]>();
+
+function cidrEntries(x: ClusterInfo): CIDREntry[] {
+  let list = parsed.get(x);
+  if (!list) {
+    list = [];
+    for (const [kind, texts] of [
+      ['pod', x.podCIDRs ?? []],
+      ['service', x.serviceCIDRs ?? []],
+    ] as const)
+      for (const text of texts) {
+        const cidr = parseCIDR(text);
+        if (cidr) list.push({ kind, text, cidr });
+      }
+    parsed.set(x, list);
+  }
+  return list;
+}
+
 /** The first overlap between two members' CIDRs, worded for a condition message. */
 function overlap(a: ClusterInfo, aName: string, b: ClusterInfo, bName: string): string | undefined {
-  const list = (x: ClusterInfo) => [
-    ...(x.podCIDRs ?? []).map((c) => ['pod', c] as const),
-    ...(x.serviceCIDRs ?? []).map((c) => ['service', c] as const),
-  ];
-  for (const [ka, ca] of list(a))
-    for (const [kb, cb] of list(b))
-      if (cidrsOverlap(ca, cb))
-        return `${ka} CIDR ${ca} of member ${aName} overlaps ${kb} CIDR ${cb} of member ${bName}`;
+  for (const x of cidrEntries(a))
+    for (const y of cidrEntries(b))
+      if (cidrsOverlap(x.cidr, y.cidr))
+        return `${x.kind} CIDR ${x.text} of member ${aName} overlaps ${y.kind} CIDR ${y.text} of member ${bName}`;
   return undefined;
 }
 
