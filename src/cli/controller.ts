@@ -4,6 +4,7 @@ import { GatewayController } from '../controller/controller.ts';
 import { MemberExchange } from '../exchange/member.ts';
 import { loadKubeConfig, makeClients } from '../kube/client.ts';
 import { installCRDs } from '../kube/crds.ts';
+import { ControllerMetrics, ExchangeMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';
 import { commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
 
@@ -14,7 +15,8 @@ Usage: mcgw controller [flags]
 
   --kubeconfig PATH          member cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --identity NAME            this replica's name in leader election (default: hostname-pid)
-  --health-addr HOST:PORT    serve /healthz and /readyz here (default 127.0.0.1:0, i.e. any free port)
+  --health-addr HOST:PORT    serve /healthz, /readyz and /metrics (Prometheus; docs/metrics.md) here
+                             (default 127.0.0.1:0, i.e. any free port)
   --install-crds             create or update mcgw's CRDs before starting
   --election-lease-ms N      leader Lease duration (default 4000)
   --election-renew-ms N      leader gives up if it could not renew for this long (default 3000)
@@ -50,10 +52,13 @@ export async function run(argv: string[]): Promise<number> {
   };
   // The ClusterSet exchange runs beside the controller and writes only while this replica leads.
   const holder: { ctl?: GatewayController } = {};
+  const registry = createRegistry({ processMetrics: true });
+  const exchangeMetrics = new ExchangeMetrics(registry);
   const exchange = new MemberExchange({
     clients,
     log: log.child({ part: 'exchange' }),
     isLeader: () => !!holder.ctl?.isLeader(),
+    metrics: exchangeMetrics,
   });
   const ctl = new GatewayController({
     clients,
@@ -61,11 +66,13 @@ export async function run(argv: string[]): Promise<number> {
     log,
     election,
     onLeadership: () => exchange.leadershipChanged(),
+    metrics: new ControllerMetrics(registry, () => exchangeMetrics.clusterID ?? ''),
   });
   holder.ctl = ctl;
   const health = await startHealthServer(values['health-addr']!, {
     live: () => true,
     ready: () => ctl.isReady() && exchange.isReady(),
+    extra: metricsEndpoint(registry),
   });
   log.info('controller starting', { health: `http://127.0.0.1:${health.port}` });
   exchange.start();

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { loadKubeConfig, makeClients } from '../kube/client.ts';
 import { installCRDs } from '../kube/crds.ts';
 import { LeaderController } from '../leader/controller.ts';
+import { LeaderMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';
 import { commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
 
@@ -12,7 +13,7 @@ Usage: mcgw leader [flags]
 
   --kubeconfig PATH              leader cluster kubeconfig
   --identity NAME                this replica's name in leader election (default: hostname-pid)
-  --health-addr HOST:PORT        /healthz and /readyz (default 127.0.0.1:0)
+  --health-addr HOST:PORT        /healthz, /readyz and /metrics (default 127.0.0.1:0)
   --install-crds                 create or update the leader cluster's CRDs first
   --stale-after-seconds N        a member silent this long is marked Stale (default 30)
   --remove-after-seconds N       a member silent this long is removed from the ClusterSet (default 300)
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const log = loggerFrom('leader', values['log-level'], { identity });
   const clients = makeClients(loadKubeConfig(values.kubeconfig));
   if (values['install-crds']) await installCRDs(clients, 'leader');
+  const registry = createRegistry({ processMetrics: true });
   const lease = intFlag('leader', 'election-lease-ms', values['election-lease-ms'], 500, 600_000) ?? 4000;
   const ctl = new LeaderController({
     clients,
@@ -52,10 +54,12 @@ export async function run(argv: string[]): Promise<number> {
       renewDeadlineMs: Math.round(lease * 0.75),
       retryPeriodMs: Math.max(50, Math.round(lease / 4)),
     },
+    metrics: new LeaderMetrics(registry),
   });
   const health = await startHealthServer(values['health-addr']!, {
     live: () => true,
     ready: () => ctl.isReady(),
+    extra: metricsEndpoint(registry),
   });
   log.info('leader controller starting', { health: `http://127.0.0.1:${health.port}` });
   await ctl.start();

@@ -22,6 +22,7 @@ const commands: Record<string, Command> = {
   },
   lease: { summary: "renew a Gateway instance's Lease (liveness signal)", load: () => import('./lease.ts') },
   crds: { summary: 'print or apply the CustomResourceDefinitions', load: () => import('./crds.ts') },
+  status: { summary: 'show Gateways, exchange state and failovers', load: () => import('./status.ts') },
 };
 
 function usage(): string {

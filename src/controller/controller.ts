@@ -9,6 +9,7 @@ import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
 import { startInformer } from '../kube/informer.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leaderelection.ts';
+import type { ControllerMetrics } from '../metrics/controller.ts';
 import type { Logger } from '../util/log.ts';
 import { LeaseTracker } from './leasetracker.ts';
 import { plan } from './plan.ts';
@@ -24,6 +25,8 @@ export interface ControllerOptions {
   now?: () => number;
   /** Told when this replica starts or stops leading (e.g. to start the ClusterSet exchange). */
   onLeadership?: (leading: boolean) => void;
+  /** Prometheus metrics (src/metrics/controller.ts); none when absent. */
+  metrics?: ControllerMetrics;
 }
 
 export interface ControllerStats {
@@ -143,6 +146,7 @@ export class GatewayController {
           if (this.leading) {
             log.warn('lost leadership; stopping writes');
             this.leading = false;
+            this.o.metrics?.leading(false);
             this.o.onLeadership?.(false);
           }
         },
@@ -161,6 +165,7 @@ export class GatewayController {
     this.o.log.info('became leader', { identity: this.o.identity });
     await Promise.all(Object.values(this.informers!).map((i) => i.synced));
     this.leading = true;
+    this.o.metrics?.leading(true);
     this.o.onLeadership?.(true);
     this.queue.add(KEY);
   }
@@ -182,6 +187,7 @@ export class GatewayController {
         }
       } catch (err) {
         this.stats.reconcileErrors++;
+        this.o.metrics?.reconcileFailed();
         const delay = this.queue.addRateLimited(key);
         this.o.log.warn('reconcile failed; retrying', { error: apiMessage(err), retryInMs: delay });
       } finally {
@@ -212,6 +218,7 @@ export class GatewayController {
     await this.execute(p, now);
     this.stats.reconciles++;
     this.stats.lastReconcileMs = performance.now() - started;
+    this.o.metrics?.reconciled(this.stats.lastReconcileMs / 1000, p, i.gateways.list(), i.policies.list());
     return p.requeueAfterMs;
   }
 
@@ -234,7 +241,8 @@ export class GatewayController {
             body: gw,
           })) as ClusterGateway,
         );
-        this.stats.writes++;
+        this.wrote('clustergateways', 'create');
+        this.o.metrics?.placed(p);
         log.info('placed gateway', {
           node: gw.spec.nodeName,
           priority: gw.spec.priority,
@@ -255,12 +263,14 @@ export class GatewayController {
         name: gw.metadata.name!,
         body: gw,
       });
-      this.stats.writes++;
+      this.wrote('clustergateways', 'update');
     }
     for (const r of p.remove) {
       try {
+        const before = this.informers!.gateways.get(r.name);
         await c.custom.deleteClusterCustomObject({ ...crd('clustergateways'), name: r.name });
-        this.stats.writes++;
+        this.wrote('clustergateways', 'delete');
+        this.o.metrics?.removed(r.reason, before);
         this.tracker.forget(r.name);
         log.info('removed gateway', { node: r.name, reason: r.reason });
         await emitAbout(r.name);
@@ -304,7 +314,7 @@ export class GatewayController {
         name: obj.metadata!.name!,
         body: obj,
       });
-      this.stats.writes++;
+      this.wrote(plural, 'status');
     } catch (err) {
       // A newer version exists; the watch brings it and the next pass writes on top of it.
       if (isConflict(err)) {
@@ -335,17 +345,23 @@ export class GatewayController {
           count: 1,
         },
       });
-      this.stats.writes++;
+      this.wrote('events', 'create');
     } catch (err) {
       // Events are best effort: losing one must not block placement.
       this.o.log.warn('could not record event', { reason: e.reason, error: apiMessage(err) });
     }
   }
 
+  private wrote(resource: string, verb: 'create' | 'update' | 'delete' | 'status'): void {
+    this.stats.writes++;
+    this.o.metrics?.wrote(resource, verb);
+  }
+
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.leading = false; // first, so giving the Lease up below is not reported as a lost election
+    this.o.metrics?.leading(false);
     await this.elector?.stop();
     this.queue.shutDown();
     await this.workerDone;

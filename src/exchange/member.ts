@@ -34,6 +34,7 @@ import { startInformer } from '../kube/informer.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { rawRequest } from '../kube/raw.ts';
 import { LeaseRenewer } from '../lease/renewer.ts';
+import type { ExchangeMetrics } from '../metrics/exchange.ts';
 import type { Logger } from '../util/log.ts';
 import { buildClusterInfo, planRemotes } from './info.ts';
 
@@ -47,6 +48,8 @@ export interface MemberExchangeOptions {
   leaderKubeConfig?: KubeConfig;
   /** Retry and relist backoff cap: bounds how fast the exchange converges after a partition. */
   maxBackoffMs?: number;
+  /** Prometheus metrics (src/metrics/exchange.ts); none when absent. */
+  metrics?: ExchangeMetrics;
 }
 
 type Obj<T> = T & KubernetesObject;
@@ -76,6 +79,8 @@ export class MemberExchange {
   private lastExported: ClusterInfo | undefined;
   private lastExportTime: string | undefined;
   private workerDone: Promise<void> | undefined;
+  /** When the first change not yet exported was seen (performance.now()), for the latency metric. */
+  private changeSeenAt: number | undefined;
   readonly stats = { exports: 0, remoteWrites: 0, errors: 0 };
 
   constructor(private readonly o: MemberExchangeOptions) {
@@ -90,8 +95,12 @@ export class MemberExchange {
         rawRequest<KubernetesListObject<Obj<T>>>(c.kc, 'GET', path);
     const onError = (what: string) => (err: unknown) =>
       log.warn('watch failed, retrying', { resource: what, error: apiMessage(err) });
-    const all = () => {
+    const exportSoon = () => {
+      if (this.o.isLeader()) this.changeSeenAt ??= performance.now();
       this.queue.add('export');
+    };
+    const all = () => {
+      exportSoon();
       this.queue.add('import');
     };
     this.local = {
@@ -109,7 +118,7 @@ export class MemberExchange {
         `${base}/clustergateways`,
         list<ClusterGateway>(`${base}/clustergateways`),
         {
-          onChange: () => this.queue.add('export'),
+          onChange: exportSoon,
           onError: onError('clustergateways'),
         },
       ),
@@ -118,7 +127,7 @@ export class MemberExchange {
         `${base}/gatewaypolicies`,
         list<GatewayPolicy>(`${base}/gatewaypolicies`),
         {
-          onChange: () => this.queue.add('export'),
+          onChange: exportSoon,
           onError: onError('gatewaypolicies'),
         },
       ),
@@ -128,6 +137,9 @@ export class MemberExchange {
       }),
     };
     this.workerDone = this.worker();
+    // Keys that arrive before every cache has synced are dropped by the worker; start over once
+    // they all have, even if their lists were empty and no change event follows.
+    void Promise.all(Object.values(this.local).map((i) => i.synced)).then(all);
   }
 
   /** Called when this replica wins or loses the controller election. */
@@ -137,6 +149,8 @@ export class MemberExchange {
       this.queue.add('import');
     } else {
       this.link?.heartbeat.stop();
+      this.changeSeenAt = undefined;
+      this.o.metrics?.standby();
     }
   }
 
@@ -170,6 +184,7 @@ export class MemberExchange {
         this.queue.forget(key);
       } catch (err) {
         this.stats.errors++;
+        this.o.metrics?.failed(key);
         const delay = this.queue.addRateLimited(key);
         this.o.log.warn('exchange failed; retrying', { step: key, error: apiMessage(err), retryInMs: delay });
         this.queue.add('status');
@@ -276,7 +291,10 @@ export class MemberExchange {
       String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
     )[0];
     const info = buildClusterInfo(m, this.local!.gateways.list(), effectiveSpec(policy?.spec).mode);
-    if (this.lastExported && jsonEqual(info, this.lastExported)) return;
+    if (this.lastExported && jsonEqual(info, this.lastExported)) {
+      this.changeSeenAt = undefined;
+      return;
+    }
     const id = m.spec.clusterID;
     const path = `${base}/namespaces/${link.namespace}/clusterexports`;
     const body = {
@@ -285,6 +303,7 @@ export class MemberExchange {
       metadata: { name: id, namespace: link.namespace },
       spec: info,
     };
+    let wrote = true;
     try {
       const cur = await rawRequest<Obj<ClusterExport>>(link.clients.kc, 'GET', `${path}/${id}`);
       if (!jsonEqual(cur.spec, info))
@@ -292,6 +311,7 @@ export class MemberExchange {
           ...body,
           metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion },
         });
+      else wrote = false;
     } catch (err) {
       if (!isNotFound(err)) {
         this.markReachable(false, apiMessage(err));
@@ -299,6 +319,8 @@ export class MemberExchange {
       }
       await rawRequest(link.clients.kc, 'POST', path, body);
     }
+    if (wrote) this.o.metrics?.exported(this.changeSeenAt);
+    this.changeSeenAt = undefined;
     this.lastExported = info;
     this.lastExportTime = new Date().toISOString();
     this.stats.exports++;
@@ -386,6 +408,7 @@ export class MemberExchange {
       importedClusters: this.local!.remotes.list().length,
       conditions: setCondition(setCondition(m.status?.conditions, reach, nowIso), exported, nowIso),
     };
+    this.o.metrics?.status(m.spec.clusterID, link.reachable, status.importedClusters!);
     if (jsonEqual(status, m.status ?? {})) return;
     try {
       await rawRequest(this.o.clients.kc, 'PUT', `${base}/clustersetmembers/${m.metadata.name}/status`, {

@@ -12,6 +12,7 @@ import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
 import { startInformer } from '../kube/informer.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leaderelection.ts';
+import type { LeaderMetrics } from '../metrics/leader.ts';
 import { rawRequest } from '../kube/raw.ts';
 import type { Logger } from '../util/log.ts';
 import { importObject, planLeader } from './plan.ts';
@@ -27,6 +28,8 @@ export interface LeaderControllerOptions {
   now?: () => number;
   /** Cap on watch retry backoff; bounds convergence after the leader's apiserver returns. */
   maxBackoffMs?: number;
+  /** Prometheus metrics (src/metrics/leader.ts); none when absent. */
+  metrics?: LeaderMetrics;
 }
 
 type Obj<T> = T & KubernetesObject;
@@ -112,11 +115,12 @@ export class LeaderController {
           labelSelector: HEARTBEAT_LABEL,
           onChange: (kind, o) => {
             const l = o as V1Lease;
-            if (
-              kind !== 'delete' &&
-              this.seen.observe(l.metadata?.namespace ?? '', `hb:${String(l.spec?.renewTime)}`, this.now())
-            )
-              kick();
+            const ns = l.metadata?.namespace ?? '';
+            if (kind === 'delete' || !this.seen.observe(ns, `hb:${String(l.spec?.renewTime)}`, this.now()))
+              return;
+            // A heartbeat only matters to a member marked Stale; freshness deadlines of the others
+            // come from the requeue timer, so 100 members renewing do not mean 20 reconciles a second.
+            if (this.isStale(ns)) kick();
           },
           onError: onError('heartbeat leases'),
           onRecover: () => {
@@ -131,6 +135,7 @@ export class LeaderController {
     const become = async () => {
       await Promise.all(Object.values(this.inf!).map((i) => i.synced));
       this.leading = true;
+      this.o.metrics?.leading(true);
       this.graceFrom = this.now();
       log.info('became leader', { identity: this.o.identity });
       kick();
@@ -146,6 +151,7 @@ export class LeaderController {
       onStoppedLeading: () => {
         if (this.leading) log.warn('lost leadership; stopping writes');
         this.leading = false;
+        this.o.metrics?.leading(false);
       },
       onError: (msg) => log.warn('leader election', { error: msg }),
     });
@@ -158,20 +164,34 @@ export class LeaderController {
       if (key === undefined) return;
       try {
         if (this.leading && this.isReady()) {
+          const started = performance.now();
           const p = this.plan();
           await this.execute(p);
           this.stats.reconciles++;
+          this.o.metrics?.reconciled(
+            (performance.now() - started) / 1000,
+            p,
+            this.inf!.imports.list(),
+            this.inf!.exports.list(),
+          );
           this.queue.forget(key);
           if (p.requeueAfterMs !== undefined) this.queue.addAfter(key, p.requeueAfterMs, this.now());
         }
       } catch (err) {
         this.stats.errors++;
+        this.o.metrics?.reconcileFailed();
         const delay = this.queue.addRateLimited(key);
         this.o.log.warn('reconcile failed; retrying', { error: apiMessage(err), retryInMs: delay });
       } finally {
         this.queue.done(key);
       }
     }
+  }
+
+  /** Whether the import published from this member namespace is currently marked Stale. */
+  private isStale(ns: string): boolean {
+    const id = this.inf?.namespaces.get(ns)?.metadata?.labels?.[MEMBER_LABEL];
+    return !!id && this.inf?.imports.get(id, CLUSTERSET_NAMESPACE)?.status?.state === 'Stale';
   }
 
   plan(): LeaderPlan {
@@ -249,12 +269,11 @@ export class LeaderController {
         ...cur,
         status: s.status,
       });
-      if (s.status.conditions?.some((x) => x.type === 'Accepted' && x.status === 'False'))
-        log.warn('export refused', {
-          namespace: s.namespace,
-          cluster: s.name,
-          condition: s.status.conditions.find((x) => x.type === 'Accepted'),
-        });
+      const refused = s.status.conditions?.find((x) => x.type === 'Accepted' && x.status === 'False');
+      if (refused) {
+        this.o.metrics?.refused(refused.reason);
+        log.warn('export refused', { namespace: s.namespace, cluster: s.name, condition: refused });
+      }
     }
   }
 
@@ -270,6 +289,7 @@ export class LeaderController {
 
   async stop(): Promise<void> {
     this.leading = false;
+    this.o.metrics?.leading(false);
     await this.elector?.stop();
     this.queue.shutDown();
     await this.workerDone;

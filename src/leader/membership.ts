@@ -100,9 +100,10 @@ export async function addMember(
     metadata: { name: 'mcgw-import-reader' },
     rules: [{ apiGroups: [GROUP], resources: ['clusterimports'], verbs: ['get', 'list', 'watch'] }],
   };
+  // Created only when absent: the leader chart owns it (with its labels) when installed first.
   await createOrReplace(
     () => rbac.createClusterRole({ body: reader }),
-    () => rbac.replaceClusterRole({ name: reader.metadata!.name!, body: reader }),
+    async () => {},
   );
   const rb = binding(`mcgw-member-${clusterID}`, CLUSTERSET_NAMESPACE, 'ClusterRole', 'mcgw-import-reader');
   await createOrReplace(

@@ -150,7 +150,10 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
         `${m.id} imports ${others.join(',')}`,
         async () => {
           const l = await remotes(m);
-          const ok = others.every((o) => l.find((r) => r.metadata.name === o)?.spec.gateways.length === 2);
+          const ok = others.every((o) => {
+            const r = l.find((x) => x.metadata.name === o);
+            return r?.spec.gateways.length === 2 && r.status?.state === 'Active'; // spec and status are separate writes
+          });
           return ok && l.length === 2 ? l : undefined;
         },
         15_000,
