@@ -20,6 +20,7 @@ const commands: Record<string, Command> = {
     summary: 'admit a member cluster to the ClusterSet (add-member)',
     load: () => import('./clusterset.ts'),
   },
+  bfd: { summary: 'run BFD sessions and print their state changes', load: () => import('./bfd.ts') },
   lease: { summary: "renew a Gateway instance's Lease (liveness signal)", load: () => import('./lease.ts') },
   crds: { summary: 'print or apply the CustomResourceDefinitions', load: () => import('./crds.ts') },
   status: { summary: 'show Gateways, exchange state and failovers', load: () => import('./status.ts') },
