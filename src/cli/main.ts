@@ -11,6 +11,10 @@ const commands: Record<string, Command> = {
     summary: 'run a local cluster with the controller and simulated Nodes, showing placement live',
     load: () => import('./local.ts'),
   },
+  agent: {
+    summary: "program this Node's cross-cluster datapath and steer it by BFD",
+    load: () => import('./agent.ts'),
+  },
   controller: { summary: 'run the member-cluster controller', load: () => import('./controller.ts') },
   leader: {
     summary: 'run the leader-side controller of a ClusterSet (in the leader cluster)',

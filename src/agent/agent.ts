@@ -1,0 +1,270 @@
+// The per-Node agent: plans this Node's datapath from its last known inputs and BFD, and keeps the
+// kernel in line with the plan. The data plane never waits on the control plane: inputs come from a
+// cache on disk first and from Kubernetes when it answers; which Gateway carries traffic is decided
+// by BFD alone, and a BFD change reaches the kernel as a few `route replace` lines on a pipe that is
+// already open. Stopping the agent leaves every route in place; only `cleanup()` removes them.
+import { execFile } from 'node:child_process';
+import { BfdState } from '../bfd/constants.ts';
+import { BfdRunner } from '../bfd/runner.ts';
+import type { BfdRunnerStateChange } from '../bfd/runner.ts';
+import { diffState } from '../datapath/diff.ts';
+import { MCGW_ROUTE_PROTOCOL } from '../datapath/constants.ts';
+import { planDatapath } from '../datapath/plan.ts';
+import type { DatapathPlan, Peer } from '../datapath/plan.ts';
+import { renderBatches } from '../datapath/render.ts';
+import type { Change, DesiredState, ObservedState, Route } from '../datapath/types.ts';
+import type { Logger } from '../util/log.ts';
+import { IpBatch } from './ipbatch.ts';
+import type { AgentInputs } from './inputs.ts';
+import { readState, rootRouteCIDRs } from './kernel.ts';
+
+export interface AgentOptions {
+  innerCIDR: string;
+  bfd: { txMs: number; rxMs: number; mult: number; port?: number; ttlCheck?: 'nftables' | 'off' };
+  log: Logger;
+  /** Run iproute2 in this namespace (tests); normally the agent runs inside the Node's own. */
+  netns?: string;
+  /** A peer whose session has not come Up this long after it was added is taken as down. */
+  bfdStartupGraceMs?: number;
+  /** Told when a peer's liveness changes, with the time BFD decided it (for reporting, metrics). */
+  onLiveness?: (peer: Peer, up: boolean, change: BfdRunnerStateChange | undefined) => void;
+  /** Told after each change reached the kernel, with how long it took from the BFD decision. */
+  onApplied?: (info: { changes: number; reason: string; bfdToKernelMs?: number }) => void;
+}
+
+interface SessionRec {
+  discr: number;
+  peer: Peer;
+  local: string;
+  addedAt: number;
+  up: boolean;
+}
+
+/** Each peer's inner address is reached directly on its device: it is its own on-link nexthop. */
+function peerRoutes(plan: DatapathPlan): Route[] {
+  return plan.peers.map((p) => ({
+    dst: `${p.inner}/32`,
+    protocol: MCGW_ROUTE_PROTOCOL,
+    type: 'unicast',
+    nexthops: [{ via: p.inner, dev: p.dev, weight: 1 }],
+  }));
+}
+
+export class Agent {
+  private inputs: AgentInputs | undefined;
+  private readonly liveness = new Map<string, boolean>();
+  private readonly sessions = new Map<string, SessionRec>();
+  private readonly byDiscr = new Map<number, string>();
+  private readonly ip: IpBatch;
+  private runner: BfdRunner | undefined;
+  private applied: DesiredState | undefined;
+  private rootRoutes: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private graceTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  readonly stats = { reconciles: 0, kernelChanges: 0, errors: 0, skipped: 0 };
+  lastPlan: DatapathPlan | undefined;
+
+  constructor(private readonly o: AgentOptions) {
+    this.ip = new IpBatch(o.netns);
+  }
+
+  /** New inputs (from Kubernetes or the cache): replan, read the kernel afresh, converge. */
+  setInputs(inputs: AgentInputs): Promise<void> {
+    this.inputs = inputs;
+    return this.reconcile('inputs', true);
+  }
+
+  get currentInputs(): AgentInputs | undefined {
+    return this.inputs;
+  }
+
+  /** Liveness of every peer, keyed by gatewayKey(cluster, node). */
+  livenessSnapshot(): Record<string, boolean> {
+    return Object.fromEntries(this.liveness);
+  }
+
+  /** Seeds liveness (e.g. from the previous run), so a restart keeps using the paths that worked. */
+  seedLiveness(l: Record<string, boolean>): void {
+    for (const [k, v] of Object.entries(l)) if (!this.liveness.has(k)) this.liveness.set(k, v);
+  }
+
+  /** Serialises kernel work: one reconcile at a time, in order. */
+  reconcile(reason: string, full: boolean, bfdAt?: number): Promise<void> {
+    const job = this.chain.then(() => this.reconcileNow(reason, full, bfdAt));
+    this.chain = job.catch((err: unknown) => {
+      this.stats.errors++;
+      this.o.log.error('reconcile failed', { reason, error: (err as Error).message });
+    });
+    return job;
+  }
+
+  private async reconcileNow(reason: string, full: boolean, bfdAt?: number): Promise<void> {
+    if (this.stopped || !this.inputs) return;
+    const inp = this.inputs;
+    let observed: ObservedState | undefined;
+    if (full || !this.applied) {
+      observed = await readState(this.o.netns);
+      this.rootRoutes = rootRouteCIDRs(observed, MCGW_ROUTE_PROTOCOL);
+    }
+    const planWith = (liveness: ReadonlyMap<string, boolean>) =>
+      planDatapath({
+        self: {
+          node: inp.node,
+          cluster: inp.cluster,
+          isGateway: inp.local.gateways.some((g) => g.node === inp.node),
+          ...(inp.gatewayIP && { gatewayIP: inp.gatewayIP }),
+          internalIP: inp.internalIP,
+        },
+        local: inp.local,
+        remotes: inp.remotes,
+        liveness,
+        options: {
+          vxlanPort: inp.tunnel.port,
+          vni: inp.tunnel.vni,
+          innerCIDR: this.o.innerCIDR,
+          rootRoutes: this.rootRoutes,
+        },
+      });
+    let plan = planWith(this.liveness);
+    // When BFD says every Gateway of a cluster is down, keep routing to them by priority rather than
+    // blackholing: if they are really gone nothing is lost by it, and if only BFD was interrupted
+    // (their agent restarting) the traffic keeps flowing.
+    const silent = new Set(plan.peers.map((p) => p.cluster));
+    for (const p of plan.peers) if (this.liveness.get(p.key) === true) silent.delete(p.cluster);
+    if (silent.size) {
+      const effective = new Map(this.liveness);
+      for (const p of plan.peers) if (silent.has(p.cluster)) effective.set(p.key, true);
+      plan = planWith(effective);
+    }
+    if (plan.skipped.length !== this.lastPlan?.skipped.length)
+      for (const s of plan.skipped) this.o.log.warn('skipped', { what: s.what, reason: s.reason });
+    this.stats.skipped = plan.skipped.length;
+    this.lastPlan = plan;
+    const desired: DesiredState = { ...plan.desired, routes: [...plan.desired.routes, ...peerRoutes(plan)] };
+    // Fast path (a BFD change): diff against what we last applied; the periodic and input-driven
+    // passes read the kernel, which also repairs anything changed behind our back.
+    const changes = diffState(observed ?? (this.applied as ObservedState), desired);
+    if (changes.length) await this.apply(changes);
+    this.applied = desired;
+    this.stats.reconciles++;
+    if (changes.length) {
+      this.stats.kernelChanges += changes.length;
+      this.o.onApplied?.({
+        changes: changes.length,
+        reason,
+        ...(bfdAt !== undefined && { bfdToKernelMs: Date.now() - bfdAt }),
+      });
+      this.o.log.info('datapath updated', { reason, changes: changes.length });
+    }
+    await this.syncSessions(plan);
+  }
+
+  private async apply(changes: Change[]): Promise<void> {
+    for (const b of renderBatches(changes)) {
+      if (b.tool === 'ip') await this.ip.run(b.script);
+      else await runBridge(b.script, this.o.netns);
+    }
+  }
+
+  /** BFD sessions to exactly the planned peers, from this Node's inner (or internal) address. */
+  private async syncSessions(plan: DatapathPlan): Promise<void> {
+    const inp = this.inputs!;
+    const local = plan.selfInner ?? inp.internalIP;
+    const want = new Map(plan.peers.map((p) => [`${local}>${p.inner}`, p]));
+    this.runner ??= new BfdRunner({
+      ...(this.o.bfd.ttlCheck && { ttlCheck: this.o.bfd.ttlCheck }),
+      ...(this.o.bfd.port && { singleHopPort: this.o.bfd.port }),
+      logger: this.o.log,
+      onStateChange: (c) => this.onBfd(c),
+    });
+    for (const [key, rec] of this.sessions) {
+      if (want.has(key)) continue;
+      this.runner.removeSession(rec.discr, { adminDown: true });
+      this.sessions.delete(key);
+      this.byDiscr.delete(rec.discr);
+    }
+    for (const [key, peer] of want) {
+      if (this.sessions.has(key)) continue;
+      const discr = await this.runner.addSession({
+        peer: peer.inner,
+        local,
+        desiredMinTxUs: this.o.bfd.txMs * 1000,
+        requiredMinRxUs: this.o.bfd.rxMs * 1000,
+        detectMult: this.o.bfd.mult,
+      });
+      this.sessions.set(key, { discr, peer, local, addedAt: Date.now(), up: false });
+      this.byDiscr.set(discr, key);
+    }
+    this.armGrace();
+  }
+
+  /** A peer that never came Up within the grace is taken as down, so a dead one is not used for ever. */
+  private armGrace(): void {
+    if (this.graceTimer) return;
+    const grace = this.o.bfdStartupGraceMs ?? 5000;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      let changed = false;
+      for (const rec of this.sessions.values()) {
+        if (rec.up || Date.now() - rec.addedAt < grace) continue;
+        if (this.liveness.get(rec.peer.key) !== false) {
+          this.liveness.set(rec.peer.key, false);
+          this.o.onLiveness?.(rec.peer, false, undefined);
+          changed = true;
+        }
+      }
+      if (changed) void this.reconcile('bfd-startup-grace', false);
+      if ([...this.sessions.values()].some((r) => !r.up && Date.now() - r.addedAt < grace)) this.armGrace();
+    }, grace).unref();
+  }
+
+  private onBfd(c: BfdRunnerStateChange): void {
+    const key = this.byDiscr.get(c.localDiscr);
+    const rec = key ? this.sessions.get(key) : undefined;
+    if (!rec) return;
+    const up = c.new === BfdState.Up;
+    rec.up = up;
+    this.o.log.info('bfd', {
+      peer: rec.peer.key,
+      inner: rec.peer.inner,
+      old: c.old,
+      new: c.new,
+      diag: c.diag,
+    });
+    if (c.new !== BfdState.Up && c.new !== BfdState.Down && c.new !== BfdState.AdminDown) return;
+    if (this.liveness.get(rec.peer.key) === up) return;
+    this.liveness.set(rec.peer.key, up);
+    this.o.onLiveness?.(rec.peer, up, c);
+    void this.reconcile(up ? 'bfd-up' : 'bfd-down', false, c.atMs);
+  }
+
+  /** Removes every link, address, FDB entry, neighbour and route the agent made. */
+  async cleanup(): Promise<number> {
+    this.stopped = true;
+    await this.runner?.close({ adminDown: true });
+    const empty: DesiredState = { links: [], addresses: [], fdb: [], neighbors: [], routes: [] };
+    const changes = diffState(await readState(this.o.netns), empty);
+    if (changes.length) await this.apply(changes);
+    this.ip.close();
+    return changes.length;
+  }
+
+  /** Stops without touching the kernel, and without AdminDown: a restart must not move traffic. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    await this.chain;
+    await this.runner?.close({ adminDown: false });
+    this.ip.close();
+  }
+}
+
+function runBridge(script: string, netns?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = execFile('bridge', [...(netns ? ['-n', netns] : []), '-batch', '-'], (err, _out, stderr) =>
+      err ? reject(new Error(`bridge -batch: ${stderr.trim() || err.message}`)) : resolve(),
+    );
+    p.stdin?.end(script);
+  });
+}

@@ -1,0 +1,157 @@
+// `mcgw agent`: the per-Node agent. Plans and programs this Node's cross-cluster datapath, runs BFD
+// to the Gateways it tunnels to, and renews its Gateway Lease while it is one.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Agent } from '../agent/agent.ts';
+import { loadInputs, saveInputs } from '../agent/inputs.ts';
+import type { AgentInputs } from '../agent/inputs.ts';
+import { KubeSource } from '../agent/kubesource.ts';
+import { effectiveSpec } from '../controller/plan.ts';
+import { loadKubeConfig, makeClients } from '../kube/client.ts';
+import { LeaseRenewer } from '../lease/renewer.ts';
+import { startHealthServer } from '../util/health.ts';
+import { UsageError, commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
+
+export const help = `mcgw agent: program this Node's cross-cluster datapath and steer it by BFD
+
+Usage: mcgw agent --node NAME [flags]
+
+  --node NAME             this Node (required)
+  --kubeconfig PATH       member cluster kubeconfig; without it the agent runs from --state-file alone
+  --state-file PATH       last known inputs and BFD verdicts, read at start and kept current
+                          (default /var/lib/mcgw/agent-NAME.json)
+  --inner-cidr CIDR       ClusterSet-wide tunnel-inner range (default 198.19.128.0/17)
+  --bfd-tx-ms N           BFD desired min TX interval (default 50)
+  --bfd-rx-ms N           BFD required min RX interval (default 50)
+  --bfd-mult N            BFD detect multiplier (default 3)
+  --bfd-startup-grace-ms N  a peer not Up this long after its session starts counts as down (default 5000)
+  --resync-seconds N      re-read the kernel and repair drift this often (default 30)
+  --health-addr HOST:PORT /healthz and /readyz (default 127.0.0.1:0)
+  --cleanup               remove everything the agent made on this Node, then exit
+  --log-level LEVEL       debug, info, warn or error
+
+Stopping the agent (SIGTERM) leaves the datapath as it is, so a restart loses no traffic.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parse('agent', argv, {
+    ...commonOptions,
+    node: { type: 'string' },
+    'state-file': { type: 'string' },
+    'inner-cidr': { type: 'string', default: '198.19.128.0/17' },
+    'bfd-tx-ms': { type: 'string' },
+    'bfd-rx-ms': { type: 'string' },
+    'bfd-mult': { type: 'string' },
+    'bfd-startup-grace-ms': { type: 'string' },
+    'resync-seconds': { type: 'string' },
+    'health-addr': { type: 'string', default: '127.0.0.1:0' },
+    cleanup: { type: 'boolean', default: false },
+  });
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const node = values.node;
+  if (!node) throw new UsageError('mcgw agent: --node is required');
+  const log = loggerFrom('agent', values['log-level'], { node });
+  const stateFile = values['state-file'] ?? `/var/lib/mcgw/agent-${node}.json`;
+  const agent = new Agent({
+    innerCIDR: values['inner-cidr']!,
+    bfd: {
+      txMs: intFlag('agent', 'bfd-tx-ms', values['bfd-tx-ms'], 10, 60_000) ?? 50,
+      rxMs: intFlag('agent', 'bfd-rx-ms', values['bfd-rx-ms'], 10, 60_000) ?? 50,
+      mult: intFlag('agent', 'bfd-mult', values['bfd-mult'], 1, 255) ?? 3,
+    },
+    bfdStartupGraceMs:
+      intFlag('agent', 'bfd-startup-grace-ms', values['bfd-startup-grace-ms'], 100, 600_000) ?? 5000,
+    log,
+    onLiveness: (peer, up, change) => {
+      log.info(up ? 'peer up' : 'peer down', {
+        peer: peer.key,
+        inner: peer.inner,
+        ...(change && { bfdAtMs: change.atMs }),
+      });
+      void persist();
+    },
+    onApplied: (i) => log.info('applied', i),
+  });
+  if (values.cleanup) {
+    const n = await agent.cleanup();
+    process.stdout.write(`removed ${n} datapath object(s) made by mcgw on this Node\n`);
+    return 0;
+  }
+
+  mkdirSync(dirname(stateFile), { recursive: true });
+  const persist = async () => {
+    const i = agent.currentInputs;
+    if (i)
+      await saveInputs(stateFile, i, agent.livenessSnapshot()).catch((e: unknown) =>
+        log.warn('could not save state', { error: String(e) }),
+      );
+  };
+  const saved = await loadInputs(stateFile);
+  if (saved && 'error' in saved) log.warn('ignoring unreadable state file', { error: saved.error });
+  else if (saved) {
+    log.info('starting from saved state', { savedAt: saved.savedAt, remotes: saved.inputs.remotes.length });
+    agent.seedLiveness(saved.liveness);
+    await agent.setInputs(saved.inputs);
+  }
+
+  let source: KubeSource | undefined;
+  let renewer: LeaseRenewer | undefined;
+  // A kubeconfig flag, $KUBECONFIG, or the in-cluster ServiceAccount of a DaemonSet Pod.
+  if (values.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
+    const clients = makeClients(loadKubeConfig(values.kubeconfig));
+    source = new KubeSource({
+      clients,
+      node,
+      log,
+      onInputs: (i: AgentInputs) => {
+        void agent.setInputs(i).then(persist);
+      },
+      // The agent on a Gateway Node is what renews that Gateway's Lease.
+      onObjects: (gateways, policies) => {
+        const mine = gateways.some((g) => g.spec.nodeName === node);
+        const spec = effectiveSpec(policies[0]?.spec);
+        if (mine && !renewer) {
+          renewer = new LeaseRenewer({
+            api: clients.coordination,
+            node,
+            renewIntervalMs: spec.renewIntervalMs,
+            leaseDurationMs: spec.leaseDurationMs,
+            onError: (msg) => log.warn('lease renewal failed', { error: msg }),
+          });
+          renewer.start();
+          log.info('renewing gateway lease', { lease: renewer.name });
+        } else if (!mine && renewer) {
+          renewer.stop();
+          renewer = undefined;
+        }
+      },
+    });
+    source.start();
+  } else if (!saved || 'error' in saved) {
+    throw new UsageError(
+      `mcgw agent: no --kubeconfig and no usable state file at ${stateFile}: nothing to plan from`,
+    );
+  }
+
+  const resync = setInterval(
+    () => void agent.reconcile('resync', true),
+    (intFlag('agent', 'resync-seconds', values['resync-seconds'], 1, 86_400) ?? 30) * 1000,
+  );
+  const health = await startHealthServer(values['health-addr']!, {
+    live: () => true,
+    ready: () => !!agent.currentInputs && (!source || source.isSynced()),
+  });
+  log.info('agent running', { health: `http://127.0.0.1:${health.port}`, stateFile });
+  const sig = await untilSignal();
+  log.info('stopping; the datapath stays as it is', { signal: sig });
+  clearInterval(resync);
+  renewer?.stop();
+  await source?.stop();
+  await persist();
+  await agent.stop();
+  health.server.close();
+  return 0;
+}
