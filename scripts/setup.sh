@@ -26,3 +26,4 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
 fi
 
 bash scripts/build-control-plane.sh >/dev/null
+bash scripts/build-helm.sh >/dev/null
