@@ -229,11 +229,30 @@ export class Topology {
 
   /** A numbered UDP stream from ga's pod address to b's; `during` runs once it is going. */
   stream(rate: number, seconds: number, during?: () => Promise<void>): Promise<Stream> {
+    return this.streams(rate, seconds, 1, during) as Promise<Stream>;
+  }
+
+  /** Several flows from one process (one source port each); resolves with one Stream per flow. */
+  flows(rate: number, seconds: number, n: number, during?: () => Promise<void>): Promise<Stream[]> {
+    return this.streams(rate, seconds, n, during).then((r) => (r as { flows: Stream[] }).flows);
+  }
+
+  private streams(rate: number, seconds: number, n: number, during?: () => Promise<void>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const p = this.spawnIn('ga', PROBE, 'send', POD_A, POD_B, '9000', String(rate), String(seconds));
+      const p = this.spawnIn(
+        'ga',
+        PROBE,
+        'send',
+        POD_A,
+        POD_B,
+        '9000',
+        String(rate),
+        String(seconds),
+        String(n),
+      );
       createInterface({ input: p.stdout! }).on('line', (l) => {
         if (l === 'sending') void during?.().catch(reject);
-        else resolve(JSON.parse(l) as Stream);
+        else resolve(JSON.parse(l));
       });
       p.on('exit', (code) => code && reject(new Error(`probe exited ${code}`)));
     });
