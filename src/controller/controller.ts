@@ -11,7 +11,7 @@ import type { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leaderelection.ts';
 import type { ControllerMetrics } from '../metrics/controller.ts';
 import type { Logger } from '../util/log.ts';
-import { LeaseTracker } from './leasetracker.ts';
+import { LeaseTracker, renewalVersion } from './leasetracker.ts';
 import { plan } from './plan.ts';
 import type { Plan, PlannedEvent } from './plan.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -43,6 +43,7 @@ export class GatewayController {
   private readonly queue = new WorkQueue<string>();
   private readonly tracker = new LeaseTracker();
   private readonly lastFailure = new Map<string, number>();
+  private leaseGraceFrom = 0;
   private readonly reported = new Set<string>();
   private informers:
     | {
@@ -115,16 +116,13 @@ export class GatewayController {
             if (!node) return;
             if (kind === 'delete') this.tracker.forget(node);
             // Only a renewal that is new to us counts as a sign of life.
-            else if (
-              this.tracker.observe(
-                node,
-                String(lease.spec?.renewTime ?? lease.metadata?.resourceVersion),
-                this.now(),
-              )
-            )
-              kick();
+            else if (this.tracker.observe(node, renewalVersion(lease), this.now())) kick();
           },
           onError: onError('leases'),
+          onRecover: () => {
+            this.leaseGraceFrom = this.now();
+            kick();
+          },
         },
       ),
     };
@@ -197,8 +195,11 @@ export class GatewayController {
   }
 
   private leaseState(node: string, durationMs: number, now: number) {
-    const expiresAt = this.tracker.expiresAt(node, durationMs);
-    if (expiresAt === undefined) return { state: 'absent' as const };
+    const seen = this.tracker.expiresAt(node, durationMs);
+    if (seen === undefined) return { state: 'absent' as const };
+    // While the Lease watch was broken (apiserver down) no renewal could be seen, so silence counts
+    // only from when the watch recovered; otherwise an apiserver outage would fail every Gateway.
+    const expiresAt = Math.max(seen, this.leaseGraceFrom + durationMs);
     return { state: now >= expiresAt ? ('expired' as const) : ('fresh' as const), expiresAt };
   }
 

@@ -38,3 +38,17 @@ export class LeaseTracker {
     return at !== undefined && now >= at;
   }
 }
+
+/**
+ * A Lease's renewal as a comparable value. The typed list returns renewTime as a Date and the watch
+ * as a MicroTime string; both are reduced to milliseconds, so a relist of an unrenewed Lease is not
+ * mistaken for a renewal.
+ */
+export function renewalVersion(lease: {
+  spec?: { renewTime?: Date | string };
+  metadata?: { resourceVersion?: string };
+}): string {
+  const t = lease.spec?.renewTime;
+  const ms = t instanceof Date ? t.getTime() : t ? Date.parse(t) : NaN;
+  return Number.isNaN(ms) ? `rv:${lease.metadata?.resourceVersion ?? ''}` : String(ms);
+}

@@ -175,7 +175,14 @@ export class MemberExchange {
         if (this.o.isLeader() && this.isReady()) {
           const m = this.member();
           if (m) {
-            const link = await this.connect(m);
+            let link: LeaderLink;
+            try {
+              link = await this.connect(m);
+            } catch (err) {
+              // No way to the leader at all (Secret missing or unreadable): say so on the member.
+              await this.writeStatus(m, { reachable: false, reason: apiMessage(err), configError: true });
+              throw err;
+            }
             if (key === 'export') await this.export(m, link);
             else if (key === 'import') await this.import(m, link);
             await this.writeStatus(m, link);
@@ -373,21 +380,31 @@ export class MemberExchange {
     }
   }
 
-  private async writeStatus(m: Obj<ClusterSetMember>, link: LeaderLink): Promise<void> {
+  private async writeStatus(
+    m: Obj<ClusterSetMember>,
+    link: Pick<LeaderLink, 'reachable' | 'reason'> & { configError?: boolean },
+  ): Promise<void> {
     const nowIso = new Date().toISOString();
-    const reach: ConditionInput = link.reachable
+    const reach: ConditionInput = link.configError
       ? {
           type: 'LeaderReachable',
-          status: 'True',
-          reason: 'Connected',
-          message: 'the leader cluster answers',
-        }
-      : {
-          type: 'LeaderReachable',
           status: 'False',
-          reason: 'LeaderUnreachable',
-          message: `cannot reach the leader cluster (${link.reason}); keeping the last imports`,
-        };
+          reason: 'LeaderConfigInvalid',
+          message: `cannot use the leader kubeconfig named by spec.leader (${link.reason}); create it with mcgw clusterset add-member --member-kubeconfig, or fix spec.leader`,
+        }
+      : link.reachable
+        ? {
+            type: 'LeaderReachable',
+            status: 'True',
+            reason: 'Connected',
+            message: 'the leader cluster answers',
+          }
+        : {
+            type: 'LeaderReachable',
+            status: 'False',
+            reason: 'LeaderUnreachable',
+            message: `cannot reach the leader cluster (${link.reason}); keeping the last imports`,
+          };
     const exported: ConditionInput = this.lastExported
       ? {
           type: 'Exported',

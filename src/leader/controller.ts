@@ -4,7 +4,7 @@
 import type { KubernetesListObject, KubernetesObject, V1Lease, V1Namespace } from '@kubernetes/client-node';
 import { CLUSTERSET_NAMESPACE, GROUP, HEARTBEAT_LABEL, MEMBER_LABEL, VERSION } from '../api/group.ts';
 import type { ClusterExport, ClusterImport } from '../api/types.ts';
-import { LeaseTracker } from '../controller/leasetracker.ts';
+import { LeaseTracker, renewalVersion } from '../controller/leasetracker.ts';
 import { WorkQueue } from '../controller/workqueue.ts';
 import type { Clients } from '../kube/client.ts';
 import { ensureNamespace } from '../kube/crds.ts';
@@ -116,8 +116,7 @@ export class LeaderController {
           onChange: (kind, o) => {
             const l = o as V1Lease;
             const ns = l.metadata?.namespace ?? '';
-            if (kind === 'delete' || !this.seen.observe(ns, `hb:${String(l.spec?.renewTime)}`, this.now()))
-              return;
+            if (kind === 'delete' || !this.seen.observe(ns, `hb:${renewalVersion(l)}`, this.now())) return;
             // A heartbeat only matters to a member marked Stale; freshness deadlines of the others
             // come from the requeue timer, so 100 members renewing do not mean 20 reconciles a second.
             if (this.isStale(ns)) kick();

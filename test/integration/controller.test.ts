@@ -246,6 +246,39 @@ describe('controller on a real apiserver', () => {
     assert.deepEqual((await listGateways(c)).map((g) => g.metadata.uid).sort(), gwsBefore);
   });
 
+  test('the apiserver down for longer than the Lease duration: no Gateway is failed when it returns', async () => {
+    const before = (await listGateways(c)).map((g) => g.metadata.uid).sort();
+    // The agents cannot renew while the apiserver is away, and come back a little after it does.
+    const running = [...renewers.entries()].filter(([node]) => before.length && node);
+    for (const [, r] of running) r.stop();
+    await cps[0]!.killApiserver();
+    try {
+      await sleep(FAST.leaseDurationMs * 3);
+    } finally {
+      await cps[0]!.startApiserver();
+    }
+    // Make the controller reconcile at once, before any agent has renewed: touch the policy.
+    const pol = await getPolicy(c, 'default');
+    await c.custom.replaceClusterCustomObject({
+      group: 'mcgw.io',
+      version: 'v1alpha1',
+      plural: 'gatewaypolicies',
+      name: 'default',
+      body: { ...pol, metadata: { ...pol.metadata, annotations: { touched: String(Date.now()) } } },
+    });
+    await sleep(FAST.leaseDurationMs / 2);
+    for (const [, r] of running) r.start();
+    // The controller must not take the outage for silence of the agents.
+    await sleep(FAST.leaseDurationMs * 2);
+    assert.deepEqual((await listGateways(c)).map((g) => g.metadata.uid).sort(), before);
+    assert.ok(
+      !(await events(c)).some(
+        (e) =>
+          e.reason === 'RemovedLeaseExpired' && Date.parse(String(e.lastTimestamp)) > Date.now() - 10_000,
+      ),
+    );
+  });
+
   test('desired 0 removes every instance', async () => {
     await patchPolicySpec(c, 'default', { desiredInstances: 0, failureDetection: FAST });
     await waitFor('no gateways', async () => (await listGateways(c)).length === 0);
