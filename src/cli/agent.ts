@@ -82,12 +82,30 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   mkdirSync(dirname(stateFile), { recursive: true });
-  const persist = async () => {
-    const i = agent.currentInputs;
-    if (i)
-      await saveInputs(stateFile, i, agent.livenessSnapshot()).catch((e: unknown) =>
-        log.warn('could not save state', { error: String(e) }),
-      );
+  // Saves run one at a time and coalesce: a burst of liveness changes (100 peers judged down at
+  // once) becomes at most one write in progress and one pending, never concurrent renames.
+  let saving: Promise<void> | undefined;
+  let again = false;
+  const persist = async (): Promise<void> => {
+    if (saving) {
+      again = true;
+      return saving;
+    }
+    saving = (async () => {
+      do {
+        again = false;
+        const i = agent.currentInputs;
+        if (i)
+          await saveInputs(stateFile, i, agent.livenessSnapshot()).catch((e: unknown) =>
+            log.warn('could not save state', { error: String(e) }),
+          );
+      } while (again);
+    })();
+    try {
+      await saving;
+    } finally {
+      saving = undefined;
+    }
   };
   const saved = await loadInputs(stateFile);
   if (saved && 'error' in saved) log.warn('ignoring unreadable state file', { error: saved.error });
