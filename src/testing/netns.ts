@@ -17,6 +17,8 @@ import { cidrsOverlap, parseCIDR, parseIP } from '../util/ip.ts';
 /** The only addresses a lab may use: RFC 2544's benchmarking block, never routed on the internet. */
 export const LAB_CIDR = '198.18.0.0/15';
 export const NETNS_PREFIX = 'mcgwt-';
+/** `mcgwt-<pid base 36>-<6 hex>-<label>`: what NetLab names; other users of the prefix differ. */
+const LAB_NAME = /^mcgwt-([0-9a-z]+)-[0-9a-f]{6}-[a-z0-9]+$/;
 
 /** Repository root, so children can resolve `tsx` and the sources whatever the cwd. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -188,7 +190,7 @@ export async function sweepStaleNamespaces(): Promise<string[]> {
   const removed: string[] = [];
   for (const line of stdout.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    const m = /^mcgwt-([0-9a-z]+)-[0-9a-f]{6}-/.exec(name);
+    const m = LAB_NAME.exec(name);
     if (!m) continue;
     const pid = parseInt(m[1]!, 36);
     if (pid === process.pid || alive(pid)) continue;
@@ -381,13 +383,13 @@ export class NetLab {
   }
 }
 
-/** Names of namespaces of this helper's pattern that exist now (for leak checks). */
+/** Names of namespaces made by this helper that exist now (for leak checks). */
 export async function listLabNamespaces(): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list']);
   return stdout
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(NETNS_PREFIX));
+    .filter((n) => LAB_NAME.test(n));
 }
 
 /**

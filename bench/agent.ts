@@ -1,0 +1,726 @@
+// Agent benchmark: how fast a BFD Down reaches the kernel route, and what the agent costs in memory
+// with 100 remote Gateways.
+//
+//   npx tsx bench/agent.ts [--trials 50] [--clusters 50] [--settle-s 25] [--skip-failover] [--skip-rss]
+//                          [--no-write]
+//
+// A quick run: --trials 10 --settle-s 8 --no-write.
+//
+// 1. Failover: test/agent/topology.ts (cluster a: ga; cluster b: gb1 priority 100, gb2 99, agents as
+//    processes from state files, BFD 50 ms x 3). Each trial adds an nftables rule in gb1's namespace
+//    dropping its outgoing BFD (udp dport 3784, the inner packets before VXLAN encapsulation), waits
+//    for ga to route b through gb2, removes the rule and waits for the route back. Collected per
+//    trial: the agent's own `applied` bfdToKernelMs; the route change as `ip -ts monitor route` in
+//    ga's namespace saw it; the rule insertion time; and the arrival time (kernel SO_TIMESTAMPNS on an
+//    AF_PACKET socket on ga's mcgw-x) of the last BFD packet from gb1 before the route changed. The
+//    BFD detection timer expires exactly 3 x 50 ms after that packet, so route change − (last packet
+//    + 150 ms) is the whole overhead measured from outside the agent.
+// 2. Memory: one namespace with only a dummy underlay, an agent whose state file lists --clusters
+//    remote clusters x 2 Gateways (which do not exist: their sessions stay Down); VmHWM/VmRSS of the
+//    agent's node process after --settle-s, and what it programmed.
+//
+// Needs root, iproute2, nft and python3. Namespaces are mcgwt-*, addresses from 198.18.0.0/15.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { AgentInputs } from '../src/agent/inputs.ts';
+import { MCGW, Topology } from '../test/agent/topology.ts';
+import { writeSection } from './report.ts';
+
+const TX_MS = 50;
+const MULT = 3;
+const DETECT_MS = TX_MS * MULT;
+const B_CIDR = '198.18.80.0/20';
+const NFT_TABLE = 'mcgw_bench_agent';
+const RAW = join(tmpdir(), 'mcgw-bench-agent-trials.json');
+
+const { values: flags } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '50' },
+    clusters: { type: 'string', default: '50' },
+    'settle-s': { type: 'string', default: '25' },
+    'skip-failover': { type: 'boolean', default: false },
+    'skip-rss': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const TRIALS = Number(flags.trials);
+const CLUSTERS = Math.min(64, Number(flags.clusters));
+const SETTLE_S = Number(flags['settle-s']);
+
+const now = () => performance.timeOrigin + performance.now();
+
+// --- cleanup on every exit path ---
+
+const namespaces = new Set<string>();
+const procs = new Set<ChildProcess>();
+function cleanupSync(): void {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]);
+  namespaces.clear();
+}
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => {
+    cleanupSync();
+    process.exit(130);
+  });
+process.on('uncaughtException', (err) => {
+  console.error(err);
+  cleanupSync();
+  process.exit(1);
+});
+
+function sh(cmd: string, ...args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function track(p: ChildProcess): ChildProcess {
+  procs.add(p);
+  p.on('exit', () => procs.delete(p));
+  return p;
+}
+
+// --- statistics ---
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+function fmt(x: number | undefined): string {
+  if (x === undefined || Number.isNaN(x)) return 'n/a';
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+  min: number;
+  over10: number;
+}
+function summary(xs: number[]): Summary | undefined {
+  if (!xs.length) return undefined;
+  return {
+    n: xs.length,
+    p50: pct(xs, 50),
+    p99: pct(xs, 99),
+    max: Math.max(...xs),
+    min: Math.min(...xs),
+    over10: xs.filter((x) => x > 10).length,
+  };
+}
+
+// --- /proc ---
+
+/** The node process behind `ip netns exec ... node`: the pid itself when ip exec'd, else its child. */
+function nodePid(pid: number): number {
+  const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  if (comm !== 'ip') return pid;
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  for (const k of kids)
+    if (readFileSync(`/proc/${k}/comm`, 'utf8').trim().startsWith('node')) return Number(k);
+  throw new Error(`no node child under ip pid ${pid}`);
+}
+function memOf(pid: number): { hwmMiB: number; rssMiB: number; comm: string } {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN);
+  return {
+    hwmMiB: kb('VmHWM') / 1024,
+    rssMiB: kb('VmRSS') / 1024,
+    comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim(),
+  };
+}
+/** utime + stime of a process, ms. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // CLK_TCK 100
+}
+
+// --- scenario 1: BFD Down -> kernel route ---
+
+// Incoming inner BFD packets on one device, with kernel receive timestamps (CLOCK_REALTIME, ms).
+const SNIFFER = `
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+while True:
+    data, anc, _f, addr = s.recvmsg(2048, 64)
+    if addr[2] == 4 or len(data) < 14 + 28 or data[12:14] != b"\\x08\\x00": continue  # outgoing / not IPv4
+    ihl = (data[14] & 15) * 4
+    if data[23] != 17: continue
+    dport = struct.unpack("!H", data[14 + ihl + 2:14 + ihl + 4])[0]
+    if dport != 3784: continue
+    ts = None
+    for lvl, typ, val in anc:
+        if lvl == socket.SOL_SOCKET and typ == 35:
+            sec, nsec = struct.unpack("qq", val[:16]); ts = sec * 1000 + nsec / 1e6
+    print("%.3f %s" % (ts, socket.inet_ntoa(data[26:30])), flush=True)
+`;
+
+interface Trial {
+  /** A route change away from gb1 came before the rule: a false BFD Down, not caused by the trial. */
+  spurious: boolean;
+  ruleBefore: number;
+  ruleAt: number;
+  routeAt?: number;
+  lastPktAt?: number;
+  bfdToKernelMs?: number;
+  bfdAtMs?: number;
+  restored: boolean;
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+async function failover(): Promise<Record<string, unknown>> {
+  const t = new Topology(['gb1', 'gb2'], 'ActiveStandby', { tx: TX_MS, mult: MULT });
+  for (const n of ['sw', ...t.nodes]) namespaces.add(t.ns(n));
+  try {
+    t.setUp();
+    await t.start((r) => !!r?.gateway);
+    for (const p of t.agents.values()) track(p);
+    const gb1Inner = t.route('ga', B_CIDR)!.gateway!;
+    // Wait until both of ga's sessions are Up, so gb2 is a live alternative.
+    const gaLog = t.logs.get('ga')!;
+    const upPeers = () =>
+      new Set(
+        gaLog
+          .map((l) => JSON.parse(l) as { msg?: string; peer?: string })
+          .filter((j) => j.msg === 'peer up')
+          .map((j) => j.peer),
+      );
+    if (!(await waitFor(() => upPeers().size >= 2, 10_000)))
+      throw new Error('ga never saw both b Gateways up');
+    const gb2Inner = (
+      JSON.parse(t.inNs('ga', 'ip', '-j', 'route', 'show', 'proto', '250')) as { dst: string }[]
+    )
+      .map((r) => r.dst)
+      .find((d) => d !== gb1Inner && d !== B_CIDR && d.startsWith('198.19.'));
+    process.stderr.write(`# failover: ga routes b via gb1 inner ${gb1Inner} (other peer ${gb2Inner})\n`);
+
+    // Route events in ga, timestamped by ip on receipt.
+    const routeEvents: { at: number; via: string }[] = [];
+    const mon = track(
+      spawn('ip', ['-n', t.ns('ga'), '-ts', 'monitor', 'route'], {
+        env: { ...process.env, TZ: 'UTC' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    createInterface({ input: mon.stdout! }).on('line', (l) => {
+      const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})\]\s+(?:Deleted )?(\S+) via (\S+)/.exec(l);
+      if (!m || m[3] !== B_CIDR || l.includes('Deleted')) return;
+      routeEvents.push({ at: Date.parse(m[1]! + 'Z') + Number(m[2]) / 1000, via: m[4]! });
+    });
+    // BFD packets arriving at ga from gb1.
+    const pkts: number[] = [];
+    const sniff = track(
+      spawn('ip', ['netns', 'exec', t.ns('ga'), 'python3', '-c', SNIFFER, 'mcgw-x'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      const rl = createInterface({ input: sniff.stdout! });
+      rl.on('line', (l) => {
+        if (l === 'ready') return resolve();
+        const [ts, src] = l.split(' ');
+        if (src === gb1Inner) pkts.push(Number(ts));
+      });
+      sniff.once('exit', (c) => reject(new Error(`sniffer exited ${c}`)));
+    });
+    await sleep(500);
+    if (!pkts.length) throw new Error('sniffer sees no BFD from gb1');
+
+    t.inNs('gb1', 'nft', `add table inet ${NFT_TABLE}`);
+    t.inNs('gb1', 'nft', `add chain inet ${NFT_TABLE} out { type filter hook output priority 0 ; }`);
+    const gaPid = t.agents.get('ga')!.pid!;
+    const gaNode = nodePid(gaPid);
+    const cpu0 = cpuMs(gaNode);
+    const applied = () =>
+      gaLog
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              ts?: string;
+              msg?: string;
+              reason?: string;
+              bfdToKernelMs?: number;
+              bfdAtMs?: number;
+            },
+        )
+        .filter((j) => j.msg === 'applied' || j.msg === 'peer down');
+
+    const trials: Trial[] = [];
+    for (let i = 0; i < TRIALS; i++) {
+      await sleep(250 + Math.random() * 250);
+      const seenApplied = applied().length;
+      const seenRoutes = routeEvents.length;
+      const ruleBefore = now();
+      t.inNs('gb1', 'nft', `add rule inet ${NFT_TABLE} out udp dport 3784 drop`);
+      const trial: Trial = { spurious: false, ruleBefore, ruleAt: now(), restored: false };
+      trials.push(trial);
+      const moved = await waitFor(
+        () =>
+          routeEvents.slice(seenRoutes).some((e) => e.via !== gb1Inner) &&
+          applied()
+            .slice(seenApplied)
+            .some((j) => j.msg === 'applied' && j.reason === 'bfd-down'),
+        3000,
+      );
+      trial.spurious = routeEvents.slice(seenRoutes).some((e) => e.via !== gb1Inner && e.at < ruleBefore);
+      const ev = routeEvents.slice(seenRoutes).find((e) => e.via !== gb1Inner && e.at >= ruleBefore);
+      // Log lines carry a ms timestamp: only what the agent logged after the rule belongs to the trial.
+      const news = applied()
+        .slice(seenApplied)
+        .filter((j) => Date.parse(j.ts ?? '') >= Math.floor(ruleBefore));
+      const down = news.find((j) => j.msg === 'applied' && j.reason === 'bfd-down');
+      if (ev) {
+        trial.routeAt = ev.at;
+        trial.lastPktAt = pkts.filter((p) => p <= ev.at).at(-1);
+      }
+      if (down) trial.bfdToKernelMs = down.bfdToKernelMs;
+      trial.bfdAtMs = news.find((j) => j.msg === 'peer down')?.bfdAtMs;
+      t.inNs('gb1', 'nft', `flush chain inet ${NFT_TABLE} out`);
+      if (!moved || trial.spurious)
+        process.stderr.write(
+          `# trial ${i}: ${trial.spurious ? 'route moved to gb2 before the rule (false BFD Down)' : 'route did not move within 3 s'}\n`,
+        );
+      const back = routeEvents.length;
+      trial.restored = await waitFor(
+        () =>
+          routeEvents.slice(back).some((e) => e.via === gb1Inner) ||
+          t.route('ga', B_CIDR)?.gateway === gb1Inner,
+        5000,
+      );
+      if (!trial.restored) process.stderr.write(`# trial ${i}: route did not come back to gb1 within 5 s\n`);
+      await waitFor(() => t.route('ga', B_CIDR)?.gateway === gb1Inner, 5000);
+      if ((i + 1) % 10 === 0) process.stderr.write(`# failover: ${i + 1}/${TRIALS} trials\n`);
+    }
+    const cpu1 = cpuMs(gaNode);
+    const mem = memOf(gaNode);
+    const allApplied = applied().filter((j) => j.msg === 'applied' && j.reason === 'bfd-down');
+    mon.kill('SIGKILL');
+    sniff.kill('SIGKILL');
+
+    writeFileSync(RAW, JSON.stringify({ trials, bfdDownApplies: allApplied, gaLog }, null, 1));
+    const ok = trials.filter((x) => x.routeAt !== undefined && !x.spurious);
+    const d = (f: (x: Trial) => number | undefined) =>
+      summary(ok.map(f).filter((v): v is number => v !== undefined && !Number.isNaN(v)));
+    return {
+      trials: trials.length,
+      moved: ok.length,
+      spurious: trials.filter((x) => x.spurious).length,
+      trialBfdToKernel: d((x) => x.bfdToKernelMs),
+      restored: trials.filter((x) => x.restored).length,
+      bfdDownApplies: allApplied.length,
+      agentBfdToKernel: summary(allApplied.map((j) => j.bfdToKernelMs!).filter((v) => v !== undefined)),
+      ruleToRoute: d((x) => x.routeAt! - x.ruleAt),
+      ruleToRouteMinusDetect: d((x) => x.routeAt! - x.ruleAt - DETECT_MS),
+      lastPktToRouteMinusDetect: d((x) =>
+        x.lastPktAt === undefined ? undefined : x.routeAt! - x.lastPktAt - DETECT_MS,
+      ),
+      decisionToRouteEvent: d((x) => (x.bfdAtMs === undefined ? undefined : x.routeAt! - x.bfdAtMs)),
+      lastPktToDecisionMinusDetect: d((x) =>
+        x.bfdAtMs === undefined || x.lastPktAt === undefined
+          ? undefined
+          : x.bfdAtMs - x.lastPktAt - DETECT_MS,
+      ),
+      nftCallMs: d((x) => x.ruleAt - x.ruleBefore),
+      gaMem: mem,
+      gaCpuMsPerTrial: (cpu1 - cpu0) / trials.length,
+      gbInner: [gb1Inner, gb2Inner],
+    };
+  } finally {
+    await t.tearDown();
+    for (const n of ['sw', ...t.nodes]) namespaces.delete(t.ns(n));
+  }
+}
+
+// --- scenario 2: memory with many remote Gateways ---
+
+async function rss(): Promise<Record<string, unknown>> {
+  const tag = Math.random().toString(16).slice(2, 6);
+  const ns = `mcgwt-rss-${tag}`;
+  namespaces.add(ns);
+  const dir = mkdtempSync(join(tmpdir(), 'mcgw-bench-agent-'));
+  try {
+    spawnSync('ip', ['netns', 'del', ns]);
+    sh('ip', 'netns', 'add', ns);
+    sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+    // No dummy module on every kernel: a veth pair with both ends in the namespace does as well.
+    sh('ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p');
+    sh('ip', '-n', ns, 'link', 'set', 'eth0p', 'up');
+    sh('ip', '-n', ns, 'addr', 'add', '198.18.0.11/16', 'dev', 'eth0');
+    sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up');
+    const tunnel = { port: 4789, vni: 4242 };
+    const remotes = Array.from({ length: CLUSTERS }, (_, i) => ({
+      clusterID: `r${i + 1}`,
+      gateways: [0, 1].map((j) => ({
+        node: `r${i + 1}-gw${j + 1}`,
+        gatewayIP: `198.18.${1 + Math.floor((2 * i + j) / 250)}.${1 + ((2 * i + j) % 250)}`,
+        internalIP: `198.18.${1 + Math.floor((2 * i + j) / 250)}.${1 + ((2 * i + j) % 250)}`,
+        priority: 100 - j,
+      })),
+      podCIDRs: [`198.19.${i}.0/24`],
+      serviceCIDRs: [`198.19.${64 + i}.0/24`],
+      tunnel,
+      mode: (i % 2 ? 'ActiveActive' : 'ActiveStandby') as 'ActiveActive' | 'ActiveStandby',
+    }));
+    const inputs: AgentInputs = {
+      node: 'ga',
+      cluster: 'a',
+      internalIP: '198.18.0.11',
+      local: {
+        gateways: [{ node: 'ga', gatewayIP: '198.18.0.11', internalIP: '198.18.0.11', priority: 100 }],
+        mode: 'ActiveStandby',
+        podCIDRs: ['198.18.64.0/20'],
+        serviceCIDRs: [],
+      },
+      remotes,
+      tunnel,
+    };
+    const stateFile = join(dir, 'ga.json');
+    writeFileSync(
+      stateFile,
+      JSON.stringify({ format: 1, savedAt: new Date().toISOString(), inputs, liveness: {} }),
+    );
+    const started = now();
+    const p = track(
+      spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns,
+          process.execPath,
+          MCGW,
+          'agent',
+          '--node',
+          'ga',
+          '--state-file',
+          stateFile,
+          '--bfd-tx-ms',
+          String(TX_MS),
+          '--bfd-rx-ms',
+          String(TX_MS),
+          '--bfd-mult',
+          String(MULT),
+          '--log-level',
+          'info',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      ),
+    );
+    const log: string[] = [];
+    let firstApplied: number | undefined;
+    createInterface({ input: p.stderr! }).on('line', (l) => {
+      log.push(l);
+      if (firstApplied === undefined && l.includes('"applied"')) firstApplied = now() - started;
+    });
+    await sleep(1000);
+    const pid = nodePid(p.pid!);
+    const samples: number[] = [];
+    const end = Date.now() + SETTLE_S * 1000;
+    const cpuStart = cpuMs(pid);
+    const tCpu = Date.now();
+    while (Date.now() < end) {
+      if (p.exitCode !== null) throw new Error(`agent exited ${p.exitCode}: ${log.slice(-5).join('\n')}`);
+      samples.push(memOf(pid).rssMiB);
+      await sleep(1000);
+    }
+    const cpuPct = ((cpuMs(pid) - cpuStart) / (Date.now() - tCpu)) * 100;
+    const mem = memOf(pid);
+    const routes = sh('ip', '-n', ns, 'route', 'show', 'proto', '250').trim().split('\n').filter(Boolean);
+    const ecmp = routes.filter((r) => !r.includes(' via ')).length;
+    const fdb = sh('bridge', '-n', ns, 'fdb', 'show')
+      .split('\n')
+      .filter((l) => / dev mcgw-/.test(l) && / dst /.test(l));
+    const neigh = sh('ip', '-n', ns, 'neigh', 'show')
+      .split('\n')
+      .filter((l) => / dev mcgw-/.test(l));
+    const links = sh('ip', '-n', ns, '-o', 'link', 'show')
+      .split('\n')
+      .filter((l) => /: mcgw-/.test(l))
+      .map((l) => l.split(':')[1]!.trim().split('@')[0]);
+    const parsed = log.map((l) => {
+      try {
+        return JSON.parse(l) as { msg?: string; level?: string };
+      } catch {
+        return {};
+      }
+    });
+    p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    return {
+      clusters: CLUSTERS,
+      gateways: CLUSTERS * 2,
+      settleS: SETTLE_S,
+      mem,
+      rssMaxSampled: Math.max(...samples),
+      cpuPct,
+      firstAppliedMs: firstApplied,
+      routes: routes.length,
+      ecmpRoutes: ecmp,
+      fdb: fdb.length,
+      fdbAllZero: fdb.filter((l) => l.startsWith('00:00:00:00:00:00')).length,
+      fdbByDev: Object.fromEntries(
+        ['mcgw-x', 'mcgw-i'].map((d) => [d, fdb.filter((l) => l.includes(` dev ${d} `)).length]),
+      ),
+      neigh: neigh.length,
+      links,
+      warnings: parsed.filter((j) => j.level === 'warn' || j.level === 'error').length,
+      warnMsgs: [
+        ...new Set(
+          parsed
+            .filter((j) => j.level === 'warn' || j.level === 'error')
+            .map((j) => `${j.msg}: ${(j as { error?: string }).error ?? ''}`),
+        ),
+      ],
+      fdbSample: fdb.slice(0, 3),
+      skipped: parsed.filter((j) => j.msg === 'skipped').length,
+      peerDown: parsed.filter((j) => j.msg === 'peer down').length,
+    };
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+    namespaces.delete(ns);
+    spawnSync('rm', ['-rf', dir]);
+  }
+}
+
+// --- what loading the code costs, before any state ---
+
+const PROBES: [string, string[]][] = [
+  ['node, nothing loaded', ['--input-type=module', '-e', '']],
+  [
+    'node + tsx loader registered',
+    ['--input-type=module', '-e', "import { register } from 'tsx/esm/api'; register();"],
+  ],
+  [
+    'node + @kubernetes/client-node (no tsx)',
+    ['--input-type=module', '-e', "await import('@kubernetes/client-node');"],
+  ],
+  [
+    'node + tsx + src/cli/agent.ts imported (all the agent loads, nothing run)',
+    [
+      '--input-type=module',
+      '-e',
+      "import { register } from 'tsx/esm/api'; register(); await import('./src/cli/agent.ts');",
+    ],
+  ],
+];
+
+function moduleCost(): { what: string; hwmMiB: number; heapUsedMiB: number }[] {
+  const tail =
+    "\nconst st = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); console.log(JSON.stringify({ hwm: Number(/VmHWM:\\s+(\\d+)/.exec(st)[1]), heap: process.memoryUsage().heapUsed }));";
+  return PROBES.map(([what, args]) => {
+    const a = [...args];
+    a[a.length - 1] += tail;
+    const out = JSON.parse(
+      sh(process.execPath, ...a)
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    ) as { hwm: number; heap: number };
+    return { what, hwmMiB: out.hwm / 1024, heapUsedMiB: out.heap / 2 ** 20 };
+  });
+}
+
+// --- report ---
+
+function machine(): string {
+  return `nproc ${cpus().length} (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
+  const startedIso = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const load = loadavg()[0]!.toFixed(2);
+  const argv = process.argv.slice(2).join(' ');
+  const f = flags['skip-failover'] ? undefined : await failover();
+  if (f) console.error(JSON.stringify(f, null, 1));
+  const loadMid = loadavg()[0]!.toFixed(2);
+  const r = flags['skip-rss'] ? undefined : await rss();
+  if (r) console.error(JSON.stringify(r, null, 1));
+  const mc = flags['skip-rss'] ? undefined : moduleCost();
+  if (mc) console.error(JSON.stringify(mc, null, 1));
+
+  const lines: string[] = [];
+  lines.push(`Command: \`npm run bench:agent${argv ? ` -- ${argv}` : ''}\``, '');
+  lines.push(
+    `Run: ${startedIso} (1-minute load average ${load} at start, ${loadMid} after the failover part); machine: ${machine()}.`,
+    '',
+  );
+  if (f) {
+    const s = (k: string) => f[k] as Summary | undefined;
+    const row = (name: string, k: string, target: string, meaning: string) => {
+      const x = s(k);
+      return `| ${name} | ${x?.n ?? 0} | ${fmt(x?.p50)} | ${fmt(x?.p99)} | ${fmt(x?.max)} | ${fmt(x?.min)} | ${x?.over10 ?? 0} | ${target} | ${meaning} |`;
+    };
+    const agent = s('agentBfdToKernel');
+    const ext = s('lastPktToRouteMinusDetect');
+    const verdict = (x: Summary | undefined) =>
+      x ? (x.p99 < 10 ? 'p99 < 10 ms: met' : 'p99 < 10 ms: **missed**') : '';
+    lines.push('### BFD Down → kernel route', '');
+    lines.push(
+      `Scenario: test/agent/topology.ts in network namespaces: cluster a with one Gateway agent (ga), cluster b with gb1 (priority 100) and gb2 (99), ActiveStandby, one bridge namespace as underlay; the three agents run as \`ip netns exec NS node bin/mcgw.js agent\` from state files, BFD ${TX_MS} ms x ${MULT} (detection time ${DETECT_MS} ms). ${f.trials} trials, 250-500 ms apart: an nftables rule in gb1's namespace drops its outgoing BFD (udp dport 3784, inner packets, before VXLAN encapsulation); once ga routes ${B_CIDR} via gb2 the rule is flushed and the route comes back to gb1 before the next trial. ${f.moved} of ${f.trials} trials moved the route cleanly and ${f.restored} came back; ${f.spurious} trial(s) found the route already moved to gb2 before the rule went in (a false BFD Down on the loaded host; excluded from the per-trial figures); ga logged ${f.bfdDownApplies} \`bfd-down\` applies in all. Raw per-trial data: ${RAW}. Times in ms; p99 is nearest-rank, so with fewer than 100 samples it is the slowest one; "> 10 ms" counts the samples above the target. Independent clocks: route changes from \`ip -ts monitor route\` in ga's namespace (stamped by ip on receipt of the netlink event); BFD packets from gb1 as received on ga's mcgw-x (kernel SO_TIMESTAMPNS on an AF_PACKET socket); all CLOCK_REALTIME on one host. The BFD detection timer expires ${DETECT_MS} ms after the last packet from gb1 that ga received, so "last packet + ${DETECT_MS} ms → route change" is the agent's whole overhead seen from outside; "rule → route − ${DETECT_MS}" is the figure as the brief asked for, but it also subtracts the 0-50 ms since gb1's last packet before the rule, so it is mostly negative and says little.`,
+      '',
+    );
+    lines.push('| Figure | n | p50 | p99 | max | min | > 10 ms | Target | Meaning |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      row(
+        'agent `bfdToKernelMs`, trials',
+        'trialBfdToKernel',
+        verdict(s('trialBfdToKernel')),
+        "ga's own `applied` log line (reason bfd-down) of each trial: from the BFD decision (detection timer expiry, per its runner) to the `ip -batch` completion.",
+      ),
+    );
+    lines.push(
+      row(
+        'agent `bfdToKernelMs`, every bfd-down',
+        'agentBfdToKernel',
+        verdict(agent),
+        'The same over every bfd-down apply ga logged during the trials, the false Downs (below) included.',
+      ),
+    );
+    lines.push(
+      row(
+        'last packet + 150 ms → route change',
+        'lastPktToRouteMinusDetect',
+        verdict(ext),
+        'Outside view of the same: kernel arrival of the last BFD packet from gb1, plus the detection time, to the route change seen by `ip monitor`. Includes timer lateness, event-loop delay, planning, diff, the batch and the netlink event delivery to ip monitor.',
+      ),
+    );
+    lines.push(
+      row(
+        'decision → route event',
+        'decisionToRouteEvent',
+        '',
+        "From the agent's logged `bfdAtMs` (peer down) to the route event's ip monitor timestamp: the kernel-side counterpart of bfdToKernelMs.",
+      ),
+    );
+    lines.push(
+      row(
+        'last packet + 150 ms → decision',
+        'lastPktToDecisionMinusDetect',
+        '',
+        "How late the agent's detection timer fired after the theoretical expiry, as its logged bfdAtMs says (mixes the agent's performance.timeOrigin-based clock with the kernel's realtime stamps).",
+      ),
+    );
+    lines.push(
+      row(
+        'rule → route change',
+        'ruleToRoute',
+        '',
+        'From the nft command returning (rule active) to the route change: 100-150 ms of detection plus overhead.',
+      ),
+    );
+    lines.push(
+      row(
+        'rule → route change − 150 ms',
+        'ruleToRouteMinusDetect',
+        '',
+        'The above minus the theoretical detection time.',
+      ),
+    );
+    lines.push(
+      row(
+        'nft call',
+        'nftCallMs',
+        '',
+        'Duration of the `ip netns exec … nft add rule` call itself: the uncertainty of the rule time.',
+      ),
+    );
+    const m = f.gaMem as { hwmMiB: number; rssMiB: number };
+    lines.push('');
+    lines.push(
+      `ga's node process after the trials: VmHWM ${m.hwmMiB.toFixed(1)} MiB, VmRSS ${m.rssMiB.toFixed(1)} MiB; CPU (user+system) ${fmt(f.gaCpuMsPerTrial as number)} ms per trial (each trial ≈ 0.6-1 s of two BFD sessions at 50 ms plus a down and an up reconcile).`,
+      '',
+    );
+  }
+  if (r) {
+    const m = r.mem as { hwmMiB: number; rssMiB: number };
+    lines.push('### Memory with 100 remote Gateways', '');
+    lines.push(
+      `Scenario: one namespace whose only underlay is a veth pair with both ends inside it (198.18.0.11/16 on one end); the agent (node ga, cluster a) runs from a state file listing ${r.clusters} remote clusters x 2 Gateways (${r.gateways} Gateways, underlay addresses 198.18.1.x-198.18.2.x that do not exist, so every session stays Down; half the clusters ActiveStandby, half ActiveActive; one pod /24 and one service /24 each from 198.19.0.0/17), BFD ${TX_MS} ms x ${MULT}. Read from /proc/<pid>/status of the agent's node process (\`ip netns exec\` execs it) after ${r.settleS} s.`,
+      '',
+    );
+    lines.push('| Figure | Value | Target | Meaning |');
+    lines.push('| --- | --- | --- | --- |');
+    lines.push(
+      `| VmHWM | ${m.hwmMiB.toFixed(1)} MiB | < 120 MB: ${m.hwmMiB * 1.048576 < 120 ? 'met' : '**missed**'} | Peak resident memory of the agent over the run. |`,
+    );
+    lines.push(
+      `| VmRSS | ${m.rssMiB.toFixed(1)} MiB | | Resident memory at the end (max sampled each second: ${(r.rssMaxSampled as number).toFixed(1)} MiB). |`,
+    );
+    lines.push(
+      `| CPU | ${fmt(r.cpuPct as number)} % of one core | | user+system over the settle period, with ${r.gateways} sessions Down (RFC 5880: ≥ 1 s between packets while not Up). |`,
+    );
+    lines.push(
+      `| start → first apply | ${fmt(r.firstAppliedMs as number)} ms | | From spawning the agent to its first \`applied\` log line (Node start-up, plan, kernel read, first batch). |`,
+    );
+    lines.push(
+      `| routes (proto 250) | ${r.routes} | | Routes the agent owns: pod and service CIDRs of every remote cluster (${r.ecmpRoutes} of them ECMP) plus a /32 to each peer's inner address. |`,
+    );
+    const byDev = r.fdbByDev as Record<string, number>;
+    lines.push(
+      `| FDB entries | ${r.fdb} | | VXLAN forwarding entries with a dst on the mcgw-* links (${Object.entries(
+        byDev,
+      )
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')}; ${r.fdbAllZero} of them all-zero MAC flooding entries). |`,
+    );
+    lines.push(`| neighbours | ${r.neigh} | | Static neighbour entries on the mcgw-* links. |`);
+    lines.push(`| links | ${(r.links as string[]).join(', ')} | | mcgw-* devices. |`);
+    lines.push(
+      `| peer-down / warnings | ${r.peerDown} / ${r.warnings} | | "peer down" log lines (the 5 s start-up grace marking never-Up peers down) / warn+error log lines (${(r.warnMsgs as string[]).map((w) => `\`${w}\``).join('; ') || 'none'}). |`,
+    );
+    lines.push('');
+    if (mc) {
+      lines.push(
+        'What loading the code costs before any state: fresh `node` processes in the repository that load the given modules and then read their own /proc/self/status.',
+        '',
+      );
+      lines.push('| Process | VmHWM | V8 heap used |');
+      lines.push('| --- | --- | --- |');
+      for (const x of mc)
+        lines.push(`| ${x.what} | ${x.hwmMiB.toFixed(1)} MiB | ${x.heapUsedMiB.toFixed(1)} MiB |`);
+      lines.push('');
+    }
+  }
+  const body = lines.join('\n');
+  console.log(body);
+  if (!flags['no-write']) {
+    await writeSection('Agent', body);
+    console.error('# wrote ## Agent in docs/BENCHMARKS.md');
+  }
+}
+
+main().then(
+  () => {
+    cleanupSync();
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    cleanupSync();
+    process.exit(1);
+  },
+);
