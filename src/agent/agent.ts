@@ -4,7 +4,7 @@
 // by BFD alone, and a BFD change reaches the kernel as a few `route replace` lines on a pipe that is
 // already open. Stopping the agent leaves every route in place; only `cleanup()` removes them.
 import { execFile } from 'node:child_process';
-import { BfdState } from '../bfd/constants.ts';
+import { BFD_STATE_NAMES, BfdState } from '../bfd/constants.ts';
 import { BfdRunner } from '../bfd/runner.ts';
 import type { BfdRunnerStateChange } from '../bfd/runner.ts';
 import { diffState } from '../datapath/diff.ts';
@@ -13,6 +13,7 @@ import { planDatapath } from '../datapath/plan.ts';
 import type { DatapathPlan, Peer } from '../datapath/plan.ts';
 import { renderBatches } from '../datapath/render.ts';
 import type { Change, DesiredState, ObservedState, Route } from '../datapath/types.ts';
+import type { AgentMetrics } from '../metrics/agent.ts';
 import type { Logger } from '../util/log.ts';
 import { IpBatch } from './ipbatch.ts';
 import type { AgentInputs } from './inputs.ts';
@@ -30,6 +31,7 @@ export interface AgentOptions {
   onLiveness?: (peer: Peer, up: boolean, change: BfdRunnerStateChange | undefined) => void;
   /** Told after each change reached the kernel, with how long it took from the BFD decision. */
   onApplied?: (info: { changes: number; reason: string; bfdToKernelMs?: number }) => void;
+  metrics?: AgentMetrics;
 }
 
 interface SessionRec {
@@ -148,7 +150,11 @@ export class Agent {
     if (changes.length) await this.apply(changes);
     this.applied = desired;
     this.stats.reconciles++;
+    this.o.metrics?.m.skipped.set(plan.skipped.length);
     if (changes.length) {
+      this.o.metrics?.m.kernelChanges.inc({ reason }, changes.length);
+      if (bfdAt !== undefined)
+        this.o.metrics?.m.routeProgramming.observe(Math.max(0, Date.now() - bfdAt) / 1000);
       this.stats.kernelChanges += changes.length;
       this.o.onApplied?.({
         changes: changes.length,
@@ -225,6 +231,7 @@ export class Agent {
     if (!rec) return;
     const up = c.new === BfdState.Up;
     rec.up = up;
+    this.o.metrics?.transition(c.new, c.diag, c.observedAtMs - c.atMs);
     this.o.log.info('bfd', {
       peer: rec.peer.key,
       inner: rec.peer.inner,
@@ -235,8 +242,22 @@ export class Agent {
     if (c.new !== BfdState.Up && c.new !== BfdState.Down && c.new !== BfdState.AdminDown) return;
     if (this.liveness.get(rec.peer.key) === up) return;
     this.liveness.set(rec.peer.key, up);
+    if (!up) this.o.metrics?.m.failovers.inc();
     this.o.onLiveness?.(rec.peer, up, c);
     void this.reconcile(up ? 'bfd-up' : 'bfd-down', false, c.atMs);
+  }
+
+  /** Brings the gauges up to date (session states, drop counters); called before each scrape. */
+  refreshMetrics(): void {
+    const m = this.o.metrics;
+    if (!m || !this.runner) return;
+    const byState: Record<string, number> = {};
+    for (const info of this.runner.sessions()) {
+      const name = BFD_STATE_NAMES[info.snapshot.state];
+      byState[name] = (byState[name] ?? 0) + 1;
+    }
+    m.sessions(byState);
+    for (const [reason, n] of Object.entries(this.runner.stats().dropped)) m.m.dropped.set({ reason }, n);
   }
 
   /** Removes every link, address, FDB entry, neighbour and route the agent made. */

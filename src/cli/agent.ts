@@ -9,6 +9,7 @@ import { KubeSource } from '../agent/kubesource.ts';
 import { effectiveSpec } from '../controller/plan.ts';
 import { loadKubeConfig, makeClients } from '../kube/client.ts';
 import { LeaseRenewer } from '../lease/renewer.ts';
+import { AgentMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';
 import { UsageError, commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
 
@@ -26,7 +27,7 @@ Usage: mcgw agent --node NAME [flags]
   --bfd-mult N            BFD detect multiplier (default 3)
   --bfd-startup-grace-ms N  a peer not Up this long after its session starts counts as down (default 5000)
   --resync-seconds N      re-read the kernel and repair drift this often (default 30)
-  --health-addr HOST:PORT /healthz and /readyz (default 127.0.0.1:0)
+  --health-addr HOST:PORT /healthz, /readyz and /metrics (default 127.0.0.1:0)
   --cleanup               remove everything the agent made on this Node, then exit
   --log-level LEVEL       debug, info, warn or error
 
@@ -55,7 +56,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!node) throw new UsageError('mcgw agent: --node is required');
   const log = loggerFrom('agent', values['log-level'], { node });
   const stateFile = values['state-file'] ?? `/var/lib/mcgw/agent-${node}.json`;
+  const registry = createRegistry({ processMetrics: true });
   const agent = new Agent({
+    metrics: new AgentMetrics(registry),
     innerCIDR: values['inner-cidr']!,
     bfd: {
       txMs: intFlag('agent', 'bfd-tx-ms', values['bfd-tx-ms'], 10, 60_000) ?? 50,
@@ -158,9 +161,16 @@ export async function run(argv: string[]): Promise<number> {
     () => void agent.reconcile('resync', true),
     (intFlag('agent', 'resync-seconds', values['resync-seconds'], 1, 86_400) ?? 30) * 1000,
   );
+  const scrape = metricsEndpoint(registry)['/metrics']!;
   const health = await startHealthServer(values['health-addr']!, {
     live: () => true,
     ready: () => !!agent.currentInputs && (!source || source.isSynced()),
+    extra: {
+      '/metrics': () => {
+        agent.refreshMetrics();
+        return scrape();
+      },
+    },
   });
   log.info('agent running', { health: `http://127.0.0.1:${health.port}`, stateFile });
   const sig = await untilSignal();

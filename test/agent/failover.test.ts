@@ -46,6 +46,17 @@ describe('ActiveStandby: agents steer cross-cluster traffic by BFD', { skip: !ro
     process.stderr.write(
       `# ActiveStandby gateway death: round-trip loss window ${window} ms (bound ${bound} ms)\n`,
     );
+    // The failover shows in ga's metrics.
+    const m = t.metrics('ga');
+    const value = (re: RegExp) => Number(re.exec(m)?.[1] ?? NaN);
+    assert.ok(value(/^mcgw_agent_failovers_total (\d+)/m) >= 1, 'failovers counted');
+    assert.ok(
+      value(/^mcgw_agent_bfd_transitions_total\{state="Down",diag="ControlDetectionTimeExpired"\} (\d+)/m) >=
+        1,
+      'a detection timeout counted',
+    );
+    assert.ok(value(/^mcgw_agent_route_programming_seconds_count (\d+)/m) >= 1, 'route programming timed');
+    assert.ok(value(/^mcgw_agent_bfd_sessions\{state="Up"\} (\d+)/m) >= 1, 'the session to gb2 is Up');
   });
 
   test('mcgw agent --cleanup removes everything it made', () => {

@@ -178,6 +178,8 @@ export class Topology {
         String(this.bfd.tx),
         '--bfd-mult',
         String(this.bfd.mult),
+        '--health-addr',
+        '127.0.0.1:9765',
         '--log-level',
         'info',
       ],
@@ -256,6 +258,16 @@ export class Topology {
       });
       p.on('exit', (code) => code && reject(new Error(`probe exited ${code}`)));
     });
+  }
+
+  /** The agent's /metrics text, fetched inside its namespace. */
+  metrics(node: string): string {
+    return this.inNs(
+      node,
+      process.execPath,
+      '-e',
+      "fetch('http://127.0.0.1:9765/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+    );
   }
 
   /** A Gateway Node dies: its agent is killed and its links go down. */
