@@ -200,7 +200,8 @@ export class GatewayController {
     // While the Lease watch was broken (apiserver down) no renewal could be seen, so silence counts
     // only from when the watch recovered; otherwise an apiserver outage would fail every Gateway.
     const expiresAt = Math.max(seen, this.leaseGraceFrom + durationMs);
-    return { state: now >= expiresAt ? ('expired' as const) : ('fresh' as const), expiresAt };
+    if (now >= expiresAt) return { state: 'expired' as const, expiresAt };
+    return { state: this.tracker.isPlacedOnly(node) ? ('pending' as const) : ('fresh' as const), expiresAt };
   }
 
   /** One pass: plan from the caches, then write. Returns when to come back, if at all. */
@@ -252,7 +253,7 @@ export class GatewayController {
         // A Node reused after its agent died still has a stale Lease: give the new instance one
         // Lease duration from now to show a renewal, rather than judging it by the old one.
         if (this.informers!.leases.get(gatewayLeaseName(gw.spec.nodeName), SYSTEM_NAMESPACE))
-          this.tracker.observe(gw.spec.nodeName, `placed@${now}`, now);
+          this.tracker.placed(gw.spec.nodeName, now);
         await emitAbout(gw.spec.nodeName);
       } catch (err) {
         if (!isConflict(err)) throw err; // already there: the cache was behind; the next pass sees it

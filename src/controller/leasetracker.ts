@@ -4,7 +4,7 @@
 // Lease for one full duration.
 
 export class LeaseTracker {
-  private readonly seen = new Map<string, { version: string; at: number }>();
+  private readonly seen = new Map<string, { version: string; at: number; placed?: boolean }>();
 
   /** Records the Lease's current version (resourceVersion or renewTime); returns true if it changed. */
   observe(node: string, version: string, now: number): boolean {
@@ -12,6 +12,21 @@ export class LeaseTracker {
     if (prev?.version === version) return false;
     this.seen.set(node, { version, at: now });
     return true;
+  }
+
+  /**
+   * Starts a window of one Lease duration for an instance just placed on a Node that already has a
+   * (possibly stale) Lease: it is not failed during the window, nor counted as renewing until a
+   * real renewal arrives.
+   */
+  placed(node: string, now: number): void {
+    const prev = this.seen.get(node);
+    this.seen.set(node, { version: prev?.version ?? '', at: now, placed: true });
+  }
+
+  /** Whether the last sign of life is a placement window rather than a renewal. */
+  isPlacedOnly(node: string): boolean {
+    return this.seen.get(node)?.placed === true;
   }
 
   forget(node: string): void {

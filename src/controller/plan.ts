@@ -19,7 +19,8 @@ import { getCondition, jsonEqual, setCondition } from './conditions.ts';
 import { toCandidate } from './nodeview.ts';
 import { labelKeyProblem, matchesSelector, selectorProblems } from './selector.ts';
 
-export type LeaseState = 'fresh' | 'expired' | 'absent';
+/** `pending`: placed on a Node whose Lease has not been renewed since; failed if it stays so. */
+export type LeaseState = 'fresh' | 'expired' | 'absent' | 'pending';
 
 /** Objects are immutable snapshots, as informer caches hand them out: a changed object is a new one. */
 export interface PlanInput {
@@ -381,7 +382,7 @@ export function plan(input: PlanInput): Plan {
   let wake = result.nextWakeMs;
   for (const inst of result.assignment) {
     const l = input.lease(inst.node, spec.leaseDurationMs);
-    if (l.state === 'fresh' && l.expiresAt !== undefined)
+    if ((l.state === 'fresh' || l.state === 'pending') && l.expiresAt !== undefined)
       wake = wake === undefined ? l.expiresAt : Math.min(wake, l.expiresAt);
   }
   if (wake !== undefined) out.requeueAfterMs = Math.max(0, wake - input.now) + 10;
