@@ -205,7 +205,11 @@ describe('Prometheus metrics of running mcgw processes', () => {
         // Gauges are set at the end of a pass: wait for the pass that removed the victim, then for
         // the replacement to be ready, and for the export of the change.
         const removed = (x: Samples) => x('mcgw_controller_removals_total', { reason: 'LeaseExpired' })!;
+        const events = (x: Samples) =>
+          x('mcgw_controller_writes_total', { resource: 'events', verb: 'create' }) ?? 0;
+        // Events are written after the objects they tell of, so wait for them too.
         return removed(m) > removed(before) &&
+          events(m) - events(before) >= 2 &&
           m('mcgw_controller_gateways', { cluster: 'a', state: 'ready' }) === 2 &&
           m('mcgw_exchange_export_writes_total')! > before('mcgw_exchange_export_writes_total')!
           ? m
