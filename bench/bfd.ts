@@ -275,6 +275,8 @@ interface RunResult {
   loadAvg: number;
   /** Event-loop delay of the idle bench process itself over the window: the machine's own stalls. */
   probe: { p99Ms: number; maxMs: number };
+  /** Who saw the first false Down, and with which diag; undefined when there was none. */
+  firstDown?: { side: 'ours' | 'peer'; diag: number };
   fromCut: Dist;
   fromCutBeyondDetection: Dist;
   beyondExpiry: Dist;
@@ -412,8 +414,8 @@ async function runOnce(
       return JSON.stringify(m);
     };
     const firstDown = [
-      ...us.changes.slice(ourMark),
-      ...peers.flatMap((p, i) => p.changes.slice(peerMarks[i])),
+      ...us.changes.slice(ourMark).map((c) => ({ ...c, side: 'ours' as const })),
+      ...peers.flatMap((p, i) => p.changes.slice(peerMarks[i]).map((c) => ({ ...c, side: 'peer' as const }))),
     ]
       .filter((c) => c.new === BfdState.Down)
       .sort((a, b) => a.observedAtMs - b.observedAtMs)[0];
@@ -425,7 +427,15 @@ async function runOnce(
     const cutMark = us.changes.length;
     const cut = await us.request({ op: 'cut' }, 'cut');
     const detectDeadline = Date.now() + 5000;
-    const downs = () => us.changes.slice(cutMark).filter((c) => c.new === BfdState.Down);
+    // The first Down of each session after the rule went in; earlier ones are flaps, not detections.
+    const downs = () => {
+      const first = new Map<string, ChangeMsg>();
+      for (const c of us.changes.slice(cutMark)) {
+        if (c.new === BfdState.Down && c.observedAtMs >= cut.before && !first.has(c.peer))
+          first.set(c.peer, c);
+      }
+      return [...first.values()];
+    };
     while (downs().length < sessions && Date.now() < detectDeadline) await sleep(20);
     const d = downs();
     const fromCut = d.map((c) => c.observedAtMs - cut.before);
@@ -448,6 +458,7 @@ async function runOnce(
       detected: d.length,
       loadAvg: loadAvgAtEnd,
       probe: { p99Ms: probe.percentile(99) / 1e6, maxMs: probe.max / 1e6 },
+      ...(firstDown ? { firstDown: { side: firstDown.side, diag: firstDown.diag } } : {}),
       fromCut: dist(fromCut),
       fromCutBeyondDetection: dist(fromCut.map((x) => x - MULT * TX_MS)),
       beyondExpiry: dist(d.map((c) => c.observedAtMs - c.atMs)),
@@ -474,6 +485,29 @@ const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const d3 = (d: Dist) => `${f1(d.p50)} / ${f1(d.p99)} / ${f1(d.max)}`;
 const peerName = (k: PeerKind) => (k === 'frr' ? 'FRR bfdd' : 'our runner');
 
+/** Greedy word wrap, so the generated Markdown reads well as text too. */
+function wrap(text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join('\n');
+}
+
+function firstDownText(r: RunResult): string {
+  const f = r.firstDown;
+  if (!f) return '';
+  const who = f.side === 'ours' ? 'our process' : `a ${peerName(r.peer)} process`;
+  // A Down with diag 3 was declared by the other side first; diag 1 by the side that saw it.
+  const detector = f.diag === 1 ? who : f.side === 'ours' ? peerName(r.peer) : 'our process';
+  return `${r.sessions} against ${peerName(r.peer)}: the first Down was declared by ${detector} (${who} saw diag ${f.diag})`;
+}
+
 function report(
   results: readonly RunResult[],
   command: string,
@@ -482,45 +516,50 @@ function report(
   nice: number | undefined,
 ): string {
   const frrRuns = results.filter((r) => r.peer === 'frr');
+  const failed = results.filter((r) => r.firstDown);
+  const held = (['frr', 'self'] as const)
+    .filter((k) => results.some((r) => r.peer === k))
+    .map((k) => {
+      const ok = results.filter((r) => r.peer === k && r.falseDowns === 0 && r.peerFalseDowns === 0);
+      return `**${ok.length > 0 ? Math.max(...ok.map((r) => r.sessions)) : 0} sessions** against ${peerName(k)}`;
+    });
   return [
     '## BFD',
     '',
-    `Command: \`${command}\` (${date}; ${machine()}).`,
+    wrap(`Command: \`${command}\` (${date}; ${machine()}).`),
     '',
-    'Our BfdRunner in one Node process (one UDP socket pair and one timer for all sessions, nftables',
-    `TTL rule on) against a peer, N sessions at ${TX_MS} ms x ${MULT} across a veth pair between two network`,
-    'namespaces. The peer is FRR bfdd, or other processes running our runner (to go past what FRR',
-    'holds). Sessions are RFC 5883 multihop because FRR 8.4 keys single-hop sessions by peer address',
-    'alone, so N single-hop sessions against one bfdd would need N addresses and sockets on our side;',
-    `our code path is the same apart from port and TTL rule (minimum TTL ${MIN_TTL}).`,
+    wrap(
+      'Our BfdRunner in one Node process (one UDP socket pair and one timer for all sessions, nftables ' +
+        `TTL rule on) against a peer, N sessions at ${TX_MS} ms x ${MULT} across a veth pair between two network ` +
+        'namespaces. The peer is FRR bfdd, or other processes running our runner (to go past what FRR ' +
+        'holds). Sessions are RFC 5883 multihop because FRR 8.4 keys single-hop sessions by peer address ' +
+        'alone, so N single-hop sessions against one bfdd would need N addresses and sockets on our side; ' +
+        `our code path is the same apart from port and TTL rule (minimum TTL ${MIN_TTL}).`,
+    ),
     '',
-    'Steady state is measured once every session is Up and its Poll sequence has settled. A false Down',
-    'is any state change on our side, and on the peer side any change (our runner) or any peer whose',
-    'uptime is shorter than the window (FRR). CPU is process.cpuUsage() (all threads) for us and',
-    `utime+stime from /proc/<pid>/stat for the peer, over the same window, as % of one core; "load avg"`,
-    "is the machine's 1-minute load average at the end of the window (2 means both vCPUs busy), and" +
-      ' "idle probe delay" the event-loop delay of the otherwise idle bench parent over the window (at' +
-      ' the same nice level): how long this machine kept a runnable process waiting. With 50 ms x 3, a' +
-      ' stall of roughly 100 ms or more on either side is a true Down as far as BFD can tell. ' +
-      `${
-        pin
+    wrap(
+      'Steady state is measured once every session is Up and its Poll sequence has settled. A false Down ' +
+        'is any state change on our side, and on the peer side any change (our runner) or any peer whose ' +
+        'uptime is shorter than the window (FRR). CPU is process.cpuUsage() (all threads) for us and ' +
+        'utime+stime from /proc/<pid>/stat for the peer, over the same window, as % of one core. "Load ' +
+        'avg" is the machine\'s 1-minute load average at the end of the window (2 means both vCPUs busy), ' +
+        'and "idle probe delay" the event-loop delay of the otherwise idle bench parent over the window ' +
+        '(at the same nice level): how long this machine kept a runnable process waiting. With 50 ms x 3, ' +
+        'a stall of roughly 100 ms or more on either side is a true Down as far as BFD can tell. ' +
+        (pin
           ? 'Our process was pinned to CPU 0, the peer to CPU 1.'
-          : 'Nothing was pinned: the 2-vCPU machine is shared with other work, and pinning our process to a core another job was using produced stalls that are not ours.'
-      }${
-        nice !== undefined
-          ? ` Every benchmark process (ours and the peer's alike) ran at nice ${nice}, ahead of that other work, as a BFD daemon would be deployed; without it, at load averages of 4-9 from other jobs, both sides (FRR included) miss their 150 ms deadlines.`
-          : ''
-      }`,
+          : 'Nothing was pinned: the 2-vCPU machine is shared with other work, and pinning our process to ' +
+            'a core another job was using produced stalls that are not ours.') +
+        (nice !== undefined
+          ? ` Every benchmark process (ours and the peer's alike) ran at nice ${nice}, ahead of that other ` +
+            'work, as a BFD daemon would be deployed; without it, at load averages of 4-9 from other jobs, ' +
+            'both sides (FRR included) missed their 150 ms deadlines.'
+          : ''),
+    ),
     '',
-    `Held by one process without a false Down for the whole window (largest N tried): ${(
-      ['frr', 'self'] as const
-    )
-      .filter((k) => results.some((r) => r.peer === k))
-      .map((k) => {
-        const n = results.filter((r) => r.peer === k && r.falseDowns === 0 && r.peerFalseDowns === 0);
-        return `**${n.length > 0 ? Math.max(...n.map((r) => r.sessions)) : 0} sessions** against ${peerName(k)}`;
-      })
-      .join(', ')}.`,
+    wrap(
+      `Held by one process without a false Down for the whole window (largest N tried): ${held.join(', ')}.`,
+    ),
     '',
     '| peer | sessions | window | false Downs ours / peer | our CPU | our CPU per session | peer CPU | ours / peer | packets/s (ours, in+out) | timer wakeups/s | sessions per wakeup | worst timer lag | event-loop delay p99 / max | longest GC | dropped | load avg | idle probe delay p99 / max |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -531,15 +570,22 @@ function report(
     '',
     ...(frrRuns.length > 0
       ? [
-          `FRR bfdd for the same sessions in the same run: ${frrRuns.map((r) => `${r.sessions} sessions, ours ${f1(r.ourCpuPct)} % vs bfdd ${f1(r.peerCpuPct)} % of a core (ratio ${(r.ourCpuPct / r.peerCpuPct).toFixed(2)})`).join('; ')}.`,
+          wrap(
+            `FRR bfdd for the same sessions in the same run: ${frrRuns.map((r) => `${r.sessions} sessions, ours ${f1(r.ourCpuPct)} % vs bfdd ${f1(r.peerCpuPct)} % of a core (ratio ${(r.ourCpuPct / r.peerCpuPct).toFixed(2)})`).join('; ')}.`,
+          ),
           '',
         ]
       : []),
-    'Detection: after the window an nftables rule in our namespace drops every packet from the peer at',
-    `once. The theoretical detection time is ${MULT} x ${TX_MS} = ${MULT * TX_MS} ms after the last packet received, which`,
-    'arrived up to one interval before the cut, so from the cut expect 100-150 ms plus our delay.',
-    '"Beyond expiry" is that delay alone: when our runner reported the Down, minus the exact Detection',
-    'Time expiry (last packet received + detection time). All figures in ms, p50 / p99 / max.',
+    ...(failed.length > 0
+      ? [wrap(`Runs with false Downs: ${failed.map(firstDownText).join('; ')}.`), '']
+      : []),
+    wrap(
+      'Detection: after the window an nftables rule in our namespace drops every packet from the peer at ' +
+        `once. The theoretical detection time is ${MULT} x ${TX_MS} = ${MULT * TX_MS} ms after the last packet ` +
+        'received, which arrived up to one interval before the cut, so from the cut expect 100-150 ms plus ' +
+        'our delay. "Beyond expiry" is that delay alone: when our runner reported the Down, minus the exact ' +
+        'Detection Time expiry (last packet received + detection time). All figures in ms, p50 / p99 / max.',
+    ),
     '',
     '| peer | sessions | detected | from the cut | from the cut minus 150 ms | beyond expiry |',
     '|---|---:|---:|---:|---:|---:|',
