@@ -1,12 +1,13 @@
 // Finds the helm CLI (built from its pinned Go module by scripts/build-helm.sh, then cached) and
 // renders the charts in deploy/helm to Kubernetes objects with `helm template`.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from './binaries.ts';
+import { runBuildScript } from './buildscript.ts';
 
 export class HelmError extends Error {
   override name = 'HelmError';
@@ -17,9 +18,6 @@ export const chartsDir = join(repoRoot, 'deploy', 'helm');
 export const chartDir = (name: 'mcgw-member' | 'mcgw-leader'): string => join(chartsDir, name);
 
 const buildScript = join(repoRoot, 'scripts', 'build-helm.sh');
-// Test files run in parallel processes; flock(1) keeps two of them from building at once, and the
-// later one then finds the cache.
-const buildLock = join(tmpdir(), 'mcgw-build-helm.lock');
 
 async function isExecutable(path: string): Promise<boolean> {
   try {
@@ -28,31 +26,6 @@ async function isExecutable(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function runBuildScript(useFlock = true): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const [cmd, args] = useFlock ? ['flock', [buildLock, 'bash', buildScript]] : ['bash', [buildScript]];
-    // Progress goes to our stderr, so a first build (a few minutes) visibly moves; stdout has the path.
-    const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (stdout += chunk));
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      if (useFlock && err.code === 'ENOENT') resolvePromise(runBuildScript(false));
-      else reject(new HelmError(`could not run ${buildScript}: ${err.message}`));
-    });
-    child.once('close', (code, signal) => {
-      if (code !== 0) {
-        const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        reject(new HelmError(`${buildScript} ${why}; its progress log is on stderr above`));
-        return;
-      }
-      const last = stdout.trimEnd().split('\n').pop()?.trim() ?? '';
-      if (last === '') reject(new HelmError(`${buildScript} printed no helm path`));
-      else resolvePromise(last);
-    });
-  });
 }
 
 let cached: Promise<string> | undefined;
@@ -71,10 +44,13 @@ export function findHelm(): Promise<string> {
     });
   }
   if (cached === undefined) {
-    const lookup = runBuildScript().then(async (path) => {
-      if (!(await isExecutable(path))) throw new HelmError(`${buildScript} printed ${path}, not executable`);
-      return path;
-    });
+    const lookup = runBuildScript(buildScript, repoRoot, (m) => new HelmError(m), 'helm path').then(
+      async (path) => {
+        if (!(await isExecutable(path)))
+          throw new HelmError(`${buildScript} printed ${path}, not executable`);
+        return path;
+      },
+    );
     // A failed build may be fixable (e.g. Go gets installed); let a later call retry.
     lookup.catch(() => {
       if (cached === lookup) cached = undefined;
