@@ -4,8 +4,8 @@
 #
 #   docker build -t <registry>/mcgw:0.1.0 .
 #
-# The image runs the TypeScript sources directly through tsx (as bin/mcgw.js does in development),
-# so there is no compile step.
+# The image runs the compiled CLI (`npm run build` → dist/), so neither tsx nor the TypeScript
+# sources are in it, and MCGW_RUNTIME=dist makes bin/mcgw.js fail rather than look for them.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # Runtime npm dependencies, exactly as locked.
@@ -14,12 +14,16 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# tsx, the TypeScript loader bin/mcgw.js registers, is a devDependency in package.json; install the
-# whole locked tree here and copy only tsx and what it needs at run time into the image.
-FROM ${NODE_IMAGE} AS tsx
+# The build: the whole locked tree (typescript is a devDependency), then src/ compiled to dist/.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY scripts/build.mjs ./scripts/build.mjs
+COPY src ./src
+RUN node scripts/build.mjs
 
 FROM ${NODE_IMAGE}
 # ip and bridge (iproute2) and nft (nftables) program the agent's datapath and BFD's TTL guard.
@@ -27,17 +31,11 @@ RUN apt-get update \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-ENV NODE_ENV=production
+ENV NODE_ENV=production MCGW_RUNTIME=dist
 COPY --from=deps /app/node_modules ./node_modules
-# tsx's run-time closure; a test checks this list against package-lock.json.
-COPY --from=tsx /app/node_modules/tsx ./node_modules/tsx
-COPY --from=tsx /app/node_modules/esbuild ./node_modules/esbuild
-COPY --from=tsx /app/node_modules/@esbuild ./node_modules/@esbuild
-COPY --from=tsx /app/node_modules/get-tsconfig ./node_modules/get-tsconfig
-COPY --from=tsx /app/node_modules/resolve-pkg-maps ./node_modules/resolve-pkg-maps
-COPY package.json tsconfig.json ./
+COPY package.json ./
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # The unprivileged user `node` of the base image. The agent's Pod runs it as root with only
 # CAP_NET_ADMIN (see deploy/helm/mcgw-member).
 USER 1000:1000

@@ -3,11 +3,11 @@
 // what the components need and no more: checked with SubjectAccessReviews, by acting as the agent
 // with its own tokens, and by running the controller, the leader controller and Lease renewers as
 // their ServiceAccounts until the ClusterSet works. Also checks the chart CRDs against deploy/crds
-// and the Dockerfile's paths and image layout.
+// and the Dockerfile's paths and image layout (dist/ built as in the image, run without tsx).
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -345,9 +345,14 @@ function containerArgs(obj: Manifest | undefined, env: Record<string, string>): 
   );
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, HOME: cwd } }, (err, stdout, stderr) =>
+    execFile(cmd, args, { cwd, env: { ...process.env, HOME: cwd, ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
     );
   });
@@ -417,51 +422,84 @@ describe('chart CRDs and the Dockerfile', () => {
     const apt = lines.find((l) => l.includes('apt-get install'));
     assert.ok(apt && /\biproute2\b/.test(apt) && /\bnftables\b/.test(apt), 'installs iproute2 and nftables');
     assert.ok(lines.includes('ENTRYPOINT ["node", "bin/mcgw.js"]'));
-    // The build context: the allow-list of .dockerignore.
+    // The build context: the allow-list of .dockerignore (directories or single files).
     const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     assert.equal(ignore[0], '*', '.dockerignore starts by excluding everything');
-    const allowedTop = new Set(ignore.slice(1).map((l) => l.replace(/^!/, '').replace(/\/$/, '')));
+    const allowed = ignore.slice(1).map((l) => l.replace(/^!/, '').replace(/\/$/, ''));
     const copies = lines.filter((l) => l.startsWith('COPY '));
     const fromContext = copies.filter((l) => !l.includes('--from='));
     const sources = fromContext.flatMap((l) => l.split(/\s+/).slice(1, -1));
     assert.ok(sources.length >= 5, `COPY sources: ${sources.join(' ')}`);
     for (const src of sources) {
       assert.ok(existsSync(join(repoRoot, src)), `COPY source ${src} does not exist`);
-      assert.ok(allowedTop.has(src.split('/')[0]!), `COPY source ${src} is excluded by .dockerignore`);
+      assert.ok(
+        allowed.some((a) => src === a || src.startsWith(`${a}/`)),
+        `COPY source ${src} is excluded by .dockerignore`,
+      );
     }
-    // What bin/mcgw.js loads must be in the image.
-    for (const need of ['bin', 'src', 'package.json', 'tsconfig.json'])
-      assert.ok(sources.includes(need), `the image lacks ${need}`);
-    // The tsx closure copied from the full install must be exactly tsx's run-time dependencies.
-    const copied = copies
-      .filter((l) => l.includes('--from=tsx'))
-      .map((l) => l.split(/\s+/)[2]!.replace('/app/node_modules/', ''));
-    const { closure, prod } = tsxClosure();
-    assert.deepEqual(copied.sort(), closure, 'Dockerfile COPY --from=tsx list vs package-lock.json');
-    for (const c of closure)
-      assert.ok(!prod.has(c), `${c} is also a runtime dependency; copying over it would clash`);
+    // The build stage gets what scripts/build.mjs reads, and runs it.
+    for (const need of ['bin', 'src', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json'])
+      assert.ok(sources.includes(need), `the build stage lacks ${need}`);
+    assert.ok(lines.includes('RUN node scripts/build.mjs'), 'the build stage runs scripts/build.mjs');
+    // The final stage: runtime dependencies, the entry point and dist/ only, and no fallback to tsx.
+    const final = lines.slice(lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
+    const finalCopies = final
+      .filter((l) => l.startsWith('COPY '))
+      .map((l) => l.split(/\s+/).slice(1).join(' '));
+    assert.deepEqual(finalCopies.sort(), [
+      '--from=build /app/dist ./dist',
+      '--from=deps /app/node_modules ./node_modules',
+      'bin ./bin',
+      'package.json ./',
+    ]);
+    assert.ok(
+      final.some((l) => l.startsWith('ENV ') && /\bMCGW_RUNTIME=dist\b/.test(l)),
+      'MCGW_RUNTIME=dist in the image',
+    );
   });
 
-  test('the image layout (runtime deps + tsx closure + sources) runs every command the charts use', async () => {
+  test('the image layout (runtime deps + bin + dist) runs every command the charts use', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mcgw-image-'));
     try {
-      // What `npm ci --omit=dev` installs, plus the COPY --from=tsx packages, taken from node_modules.
-      const { closure, prod } = tsxClosure();
-      await mkdir(join(dir, 'node_modules'));
-      for (const p of [...prod, ...closure]) {
+      // The build stage: the build inputs (package.json makes the output ES modules), the full
+      // node_modules, then scripts/build.mjs.
+      const build = join(dir, 'build');
+      await mkdir(join(build, 'scripts'), { recursive: true });
+      const inputs = [
+        'package.json',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'bin',
+        'src',
+        'scripts/build.mjs',
+      ];
+      for (const p of inputs) await cp(join(repoRoot, p), join(build, p), { recursive: true });
+      await symlink(join(repoRoot, 'node_modules'), join(build, 'node_modules'));
+      const built = await run(process.execPath, ['scripts/build.mjs'], build);
+      assert.equal(built.code, 0, `scripts/build.mjs: ${built.out}`);
+      // The final stage: what `npm ci --omit=dev` installs, taken from node_modules, and no tsx.
+      const image = join(dir, 'image');
+      await mkdir(join(image, 'node_modules'), { recursive: true });
+      for (const p of prodPackages()) {
         const from = join(repoRoot, 'node_modules', p);
         assert.ok(existsSync(from), `node_modules/${p} is not installed here`);
-        await cp(from, join(dir, 'node_modules', p), { recursive: true, verbatimSymlinks: true });
+        await cp(from, join(image, 'node_modules', p), { recursive: true, verbatimSymlinks: true });
       }
-      for (const p of ['package.json', 'tsconfig.json', 'bin', 'src'])
-        await cp(join(repoRoot, p), join(dir, p), { recursive: true });
-      // --help loads each command's whole module graph, so a module missing from the image fails.
+      assert.ok(!existsSync(join(image, 'node_modules', 'tsx')), 'tsx would be in the image');
+      for (const p of ['package.json', 'bin'])
+        await cp(join(repoRoot, p), join(image, p), { recursive: true });
+      await cp(join(build, 'dist'), join(image, 'dist'), { recursive: true });
+      // --help loads each command's static module graph, so a module missing from the image fails.
+      // What the agent loads only with a kubeconfig (kube client, Lease renewer) is in the graphs of
+      // controller and lease renew.
       const cmds = [['controller'], ['leader'], ['agent'], ['lease', 'renew'], ['clusterset']];
       const results = await Promise.all(
-        cmds.map((cmd) => run(process.execPath, ['bin/mcgw.js', ...cmd, '--help'], dir)),
+        cmds.map((cmd) =>
+          run(process.execPath, ['bin/mcgw.js', ...cmd, '--help'], image, { MCGW_RUNTIME: 'dist' }),
+        ),
       );
       results.forEach((r, i) => {
         assert.equal(r.code, 0, `mcgw ${cmds[i]!.join(' ')} --help in the image layout: ${r.out}`);
@@ -473,36 +511,14 @@ describe('chart CRDs and the Dockerfile', () => {
   });
 });
 
-/** tsx's run-time dependency closure (top-level node_modules entries) and the runtime packages. */
-function tsxClosure(): { closure: string[]; prod: Set<string> } {
+/** The top-level node_modules entries `npm ci --omit=dev` installs, from package-lock.json. */
+function prodPackages(): string[] {
   const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as {
-    packages: Record<
-      string,
-      { dev?: boolean; os?: string[]; dependencies?: object; optionalDependencies?: object }
-    >;
+    packages: Record<string, { dev?: boolean }>;
   };
-  const pk = lock.packages;
-  const top = (key: string) => key.replace(/^node_modules\//, '');
-  const seen = new Set<string>();
-  const queue = ['node_modules/tsx'];
-  while (queue.length > 0) {
-    const key = queue.shift()!;
-    // Packages for other systems (fsevents) are never installed on Linux.
-    if (seen.has(key) || !pk[key] || (pk[key].os && !pk[key].os.includes('linux'))) continue;
-    assert.ok(!key.slice('node_modules/'.length).includes('node_modules'), `tsx needs nested ${key}`);
-    seen.add(key);
-    const p = pk[key];
-    for (const d of Object.keys({ ...p.dependencies, ...p.optionalDependencies }))
-      queue.push(`node_modules/${d}`);
-  }
-  // Scoped platform packages (@esbuild/linux-x64 ...) are copied as their scope directory.
-  const closure = [...new Set([...seen].map((k) => top(k).replace(/^(@[^/]+)\/.*$/, '$1')))].sort();
-  const prod = new Set(
-    Object.entries(pk)
-      .filter(([k, v]) => k.startsWith('node_modules/') && !v.dev && !k.slice(13).includes('node_modules/'))
-      .map(([k]) => top(k)),
-  );
-  return { closure, prod };
+  return Object.entries(lock.packages)
+    .filter(([k, v]) => k.startsWith('node_modules/') && !v.dev && !k.slice(13).includes('node_modules/'))
+    .map(([k]) => k.replace(/^node_modules\//, ''));
 }
 
 describe('helm charts on real apiservers', () => {
