@@ -5,10 +5,9 @@ import { dirname } from 'node:path';
 import { Agent } from '../agent/agent.ts';
 import { loadInputs, saveInputs } from '../agent/inputs.ts';
 import type { AgentInputs } from '../agent/inputs.ts';
-import { KubeSource } from '../agent/kubesource.ts';
+import type { KubeSource } from '../agent/kubesource.ts';
 import { effectiveSpec } from '../controller/plan.ts';
-import { loadKubeConfig, makeClients } from '../kube/client.ts';
-import { LeaseRenewer } from '../lease/renewer.ts';
+import type { LeaseRenewer } from '../lease/renewer.ts';
 import { AgentMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';
 import { UsageError, commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
@@ -122,6 +121,13 @@ export async function run(argv: string[]): Promise<number> {
   let renewer: LeaseRenewer | undefined;
   // A kubeconfig flag, $KUBECONFIG, or the in-cluster ServiceAccount of a DaemonSet Pod.
   if (values.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
+    // Loaded only here: @kubernetes/client-node costs about 75 MiB of RSS, which an agent running
+    // from its state file alone does not need.
+    const [{ loadKubeConfig, makeClients }, { KubeSource }, { LeaseRenewer }] = await Promise.all([
+      import('../kube/client.ts'),
+      import('../agent/kubesource.ts'),
+      import('../lease/renewer.ts'),
+    ]);
     const clients = makeClients(loadKubeConfig(values.kubeconfig));
     source = new KubeSource({
       clients,
