@@ -1,6 +1,9 @@
 // The socket event loop around the pure BFD core: many BfdSession objects, one deadline heap and
 // one setTimeout armed for the earliest deadline (never one interval per session), UDP transports
 // shared per local address and mode, and demultiplexing through a SessionTable (RFC 5880 6.8.6).
+// Optionally it answers peers it was not told about: an acceptor approves the first packet of an
+// unknown peer and a passive session is created for it (RFC 5880 6.1), then reaped once the peer
+// has been gone for a while.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BfdAuthConfig } from './auth.ts';
@@ -37,11 +40,31 @@ export interface BfdPeerConfig {
   readonly passive?: boolean;
 }
 
+/** The first packet of a peer no session knows, as shown to BfdRunnerOptions.accept. */
+export interface BfdAcceptRequest {
+  /** The packet's source address: the peer the session would answer. */
+  readonly peer: string;
+  readonly peerPort: number;
+  /** The local address of the transport it reached, i.e. the address it was sent to. */
+  readonly local: string;
+  readonly multihop: boolean;
+  /** Decoded, not yet authenticated; the new session authenticates it before keeping it. */
+  readonly packet: BfdControlPacket;
+}
+
+/** How an accepted session runs. Its addresses and mode are where the packet arrived; it is passive. */
+export type BfdAcceptedConfig = Pick<
+  BfdPeerConfig,
+  'desiredMinTxUs' | 'requiredMinRxUs' | 'detectMult' | 'auth'
+>;
+
 export interface BfdRunnerStateChange {
   readonly localDiscr: number;
   readonly peer: string;
   readonly local: string;
   readonly multihop: boolean;
+  /** The session was created for an unknown peer by the acceptor, not by addSession. */
+  readonly accepted: boolean;
   readonly old: BfdState;
   readonly new: BfdState;
   readonly diag: BfdDiag;
@@ -64,6 +87,22 @@ export interface BfdRunnerOptions {
   readonly onStateChange?: (change: BfdRunnerStateChange) => void;
   /** Jitter and discriminator source; Math.random by default. */
   readonly random?: () => number;
+  /**
+   * Answers peers no session was added for. Asked only for a packet that demultiplexes to no
+   * session, carries Your Discriminator 0 and state Down (the only packet from which RFC 5880
+   * 6.8.6 lets a session start); returning a config creates a passive session (RFC 5880 6.1) on
+   * the transport the packet reached and hands it the packet, so it comes Up by the usual 3-way
+   * handshake. Returning undefined refuses the peer (counted as `peer-refused`). Transports for
+   * accepted sessions must be open already: see listen(). Unset: unknown peers are dropped.
+   */
+  readonly accept?: (request: BfdAcceptRequest) => BfdAcceptedConfig | undefined;
+  /** Accepted sessions held at once; packets beyond are dropped as `accept-limit`. Default 4096. */
+  readonly maxAccepted?: number;
+  /**
+   * An accepted session out of Up this long is removed quietly, without AdminDown, so peers that
+   * went away do not pile up. Counted from its creation or its last Up. Default 10 s.
+   */
+  readonly acceptedReapMs?: number;
 }
 
 export interface BfdSessionInfo {
@@ -71,6 +110,7 @@ export interface BfdSessionInfo {
   readonly peer: string;
   readonly local: string;
   readonly multihop: boolean;
+  readonly accepted: boolean;
   readonly snapshot: BfdSessionSnapshot;
 }
 
@@ -92,6 +132,10 @@ export interface BfdRunnerStats {
   readonly maxTimerLateMs: number;
   /** Event-loop turns spent reading queued packets after a stall, before judging timeouts. */
   readonly drainRounds: number;
+  /** Sessions the acceptor created that are still held, ever created, and reaped. */
+  readonly acceptedSessions: number;
+  readonly acceptedTotal: number;
+  readonly reapedTotal: number;
   /** Totals over all transports. */
   readonly rxDatagrams: number;
   readonly rxAccepted: number;
@@ -115,6 +159,8 @@ const UV_UDP_READS_PER_WAKEUP = 32;
 const MAX_DRAIN_MS = 100;
 /** How far inside the Detection Time a packet read after a stall is placed at the latest. */
 const STALL_CREDIT_MARGIN_MS = 0.001;
+const DEFAULT_MAX_ACCEPTED = 4096;
+const DEFAULT_ACCEPTED_REAP_MS = 10_000;
 
 interface Slot {
   readonly key: string;
@@ -126,10 +172,13 @@ class Entry implements HeapItem {
   deadline = 0;
   /** Latest time passed to the session, so a credited receive time never goes backwards. */
   lastMs = 0;
+  /** Accepted sessions only: since when it has not been Up (monotonic ms), null while Up. */
+  notUpSince: number | null = null;
   constructor(
     readonly session: BfdSession,
     readonly config: BfdPeerConfig,
     readonly slot: Slot,
+    readonly accepted = false,
   ) {}
   get localDiscr(): number {
     return this.session.localDiscr;
@@ -149,8 +198,14 @@ export class BfdRunner {
   private readonly heap = new DeadlineHeap<Entry>();
   private readonly slots = new Map<string, Promise<Slot>>();
   private readonly openSlots: Slot[] = [];
+  private readonly openByKey = new Map<string, Slot>();
   private readonly log: Logger;
   private readonly random: () => number;
+  private readonly maxAccepted: number;
+  private readonly reapMs: number;
+  private acceptedNow = 0;
+  private acceptedTotal = 0;
+  private reapedTotal = 0;
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
   private closed = false;
@@ -163,6 +218,11 @@ export class BfdRunner {
   constructor(private readonly options: BfdRunnerOptions = {}) {
     this.log = options.logger ?? silentLogger;
     this.random = options.random ?? Math.random;
+    this.maxAccepted = options.maxAccepted ?? DEFAULT_MAX_ACCEPTED;
+    this.reapMs = options.acceptedReapMs ?? DEFAULT_ACCEPTED_REAP_MS;
+    if (!Number.isInteger(this.maxAccepted) || this.maxAccepted < 0)
+      throw new BfdRunnerError(`maxAccepted must be a whole number >= 0, got ${this.maxAccepted}`);
+    if (!(this.reapMs > 0)) throw new BfdRunnerError(`acceptedReapMs must be > 0, got ${this.reapMs}`);
   }
 
   get size(): number {
@@ -179,8 +239,11 @@ export class BfdRunner {
     if (local.family !== peer.family) {
       throw new BfdRunnerError(`BFD peer ${config.peer} and local address ${config.local} differ in family`);
     }
-    const slot = await this.slotFor(config);
+    const slot = await this.slotFor(config.local, config.multihop ?? false);
     if (this.closed) throw new BfdRunnerError('BFD runner is closed');
+    // A configured session takes over from one the acceptor made for the same peer.
+    const prior = this.table.getByPeer({ peer: config.peer, interface: slot.key });
+    if (prior?.accepted) this.drop(prior);
     const session = new BfdSession({
       localDiscr: this.table.allocateDiscriminator(this.random),
       desiredMinTxUs: config.desiredMinTxUs,
@@ -200,13 +263,22 @@ export class BfdRunner {
     return session.localDiscr;
   }
 
+  /**
+   * Opens (or reuses) the transport for a local address and mode without adding a session, so
+   * that the acceptor can answer peers there. It stays open until close().
+   */
+  async listen(local: string, options: { multihop?: boolean } = {}): Promise<void> {
+    if (this.closed) throw new BfdRunnerError('BFD runner is closed');
+    if (!parseIP(local)) throw new BfdRunnerError(`BFD local address "${local}" is not an IP address`);
+    await this.slotFor(local, options.multihop ?? false);
+  }
+
   /** Stops a session, first telling the peer with AdminDown when asked (RFC 5880 6.8.16). */
   removeSession(localDiscr: number, options: { adminDown?: boolean } = {}): boolean {
     const entry = this.table.get(localDiscr);
     if (!entry) return false;
     if (options.adminDown) this.setAdminDown(localDiscr);
-    this.heap.delete(entry);
-    this.table.remove(localDiscr);
+    this.drop(entry);
     return true;
   }
 
@@ -263,6 +335,9 @@ export class BfdRunner {
       timerPolls: this.timerPolls,
       maxTimerLateMs,
       drainRounds: this.drainRounds,
+      acceptedSessions: this.acceptedNow,
+      acceptedTotal: this.acceptedTotal,
+      reapedTotal: this.reapedTotal,
       rxDatagrams,
       rxAccepted,
       txPackets,
@@ -315,15 +390,15 @@ export class BfdRunner {
 
   // --- internals ---
 
-  private slotFor(config: BfdPeerConfig): Promise<Slot> {
-    const mode: BfdTransportMode = config.multihop ? 'multihop' : 'single-hop';
-    const port = config.multihop ? this.options.multihopPort : this.options.singleHopPort;
-    const key = `${mode}|${config.local}|${port ?? ''}`;
+  private slotFor(local: string, multihop: boolean): Promise<Slot> {
+    const mode: BfdTransportMode = multihop ? 'multihop' : 'single-hop';
+    const port = multihop ? this.options.multihopPort : this.options.singleHopPort;
+    const key = `${mode}|${local}|${port ?? ''}`;
     let slot = this.slots.get(key);
     if (!slot) {
-      const minTtl = config.multihop ? this.options.multihopMinTtl : undefined;
+      const minTtl = multihop ? this.options.multihopMinTtl : undefined;
       slot = BfdTransport.open({
-        localAddress: config.local,
+        localAddress: local,
         mode,
         ...(port !== undefined ? { port } : {}),
         ...(this.options.ttlCheck ? { ttlCheck: this.options.ttlCheck } : {}),
@@ -334,6 +409,7 @@ export class BfdRunner {
       }).then((transport) => {
         const s = { key, transport };
         this.openSlots.push(s);
+        this.openByKey.set(key, s);
         return s;
       });
       this.slots.set(key, slot);
@@ -350,7 +426,12 @@ export class BfdRunner {
     from: BfdSource,
   ): BfdDropReason | undefined {
     const found = this.table.lookup(packet, { peer: from.address, interface: key });
-    if (!found.ok) return found.reason;
+    if (!found.ok) {
+      // Only a Down packet with Your Discriminator 0 may start a session (RFC 5880 6.8.6).
+      if (found.reason === 'unknown-peer' && packet.state === BfdState.Down && this.options.accept)
+        return this.acceptPeer(key, packet, raw, from);
+      return found.reason;
+    }
     const entry = found.session;
     if (entry.slot.key !== key) return 'wrong-transport';
     // The poll phase can run before the timers phase after a stall, so notice it here too.
@@ -362,6 +443,61 @@ export class BfdRunner {
     this.apply(entry, result, now);
     this.arm();
     return result.auth.ok ? undefined : result.auth.reason;
+  }
+
+  /** Creates a passive session for an unknown peer the acceptor approves, and feeds it the packet. */
+  private acceptPeer(
+    key: string,
+    packet: BfdControlPacket,
+    raw: Uint8Array,
+    from: BfdSource,
+  ): BfdDropReason | undefined {
+    const slot = this.openByKey.get(key);
+    if (!slot || this.closed) return 'unknown-peer';
+    if (this.acceptedNow >= this.maxAccepted) return 'accept-limit';
+    const multihop = slot.transport.mode === 'multihop';
+    const local = slot.transport.localAddress;
+    const cfg = this.options.accept!({ peer: from.address, peerPort: from.port, local, multihop, packet });
+    if (!cfg) return 'peer-refused';
+    const now = monotonicNow();
+    const config: BfdPeerConfig = {
+      peer: from.address,
+      local,
+      multihop,
+      desiredMinTxUs: cfg.desiredMinTxUs,
+      requiredMinRxUs: cfg.requiredMinRxUs,
+      detectMult: cfg.detectMult,
+      ...(cfg.auth ? { auth: cfg.auth } : {}),
+      passive: true,
+    };
+    const session = new BfdSession({
+      localDiscr: this.table.allocateDiscriminator(this.random),
+      desiredMinTxUs: config.desiredMinTxUs,
+      requiredMinRxUs: config.requiredMinRxUs,
+      detectMult: config.detectMult,
+      random: this.random,
+      clock: monotonicNow,
+      ...(config.auth ? { auth: config.auth } : {}),
+      passive: true,
+    });
+    // Authenticate before anything is kept: an unauthenticated flood must not create sessions.
+    const auth = session.verify(raw, packet, now);
+    if (!auth.ok) return auth.reason;
+    const entry = new Entry(session, config, slot, true);
+    entry.notUpSince = now;
+    this.table.add(entry, { peer: from.address, interface: key });
+    this.acceptedNow++;
+    this.acceptedTotal++;
+    this.log.debug('bfd session accepted', { peer: from.address, local, localDiscr: entry.localDiscr });
+    this.apply(entry, session.receive(packet, now), now);
+    this.arm();
+    return undefined;
+  }
+
+  /** Forgets a session without telling its peer. */
+  private drop(entry: Entry): void {
+    this.heap.delete(entry);
+    if (this.table.remove(entry.localDiscr) && entry.accepted) this.acceptedNow--;
   }
 
   private act(localDiscr: number, fn: (session: BfdSession, now: number) => BfdStep): void {
@@ -376,7 +512,13 @@ export class BfdRunner {
     if (now > entry.lastMs) entry.lastMs = now;
     const { transport } = entry.slot;
     for (const out of step.send) transport.send(out.bytes, entry.config.peer);
-    for (const change of step.changes) this.emit(entry, change, now);
+    for (const change of step.changes) {
+      if (entry.accepted) {
+        if (change.new === BfdState.Up) entry.notUpSince = null;
+        else if (entry.notUpSince === null) entry.notUpSince = change.atMs;
+      }
+      this.emit(entry, change, now);
+    }
     this.reschedule(entry);
   }
 
@@ -386,6 +528,7 @@ export class BfdRunner {
       peer: entry.config.peer,
       local: entry.config.local,
       multihop: entry.config.multihop ?? false,
+      accepted: entry.accepted,
       old: change.old,
       new: change.new,
       diag: change.diag,
@@ -403,9 +546,16 @@ export class BfdRunner {
 
   private reschedule(entry: Entry): void {
     if (this.table.get(entry.localDiscr) !== entry) return; // removed meanwhile
-    const deadline = entry.session.nextDeadline();
+    let deadline = entry.session.nextDeadline();
+    const reapAt = this.reapAt(entry);
+    if (reapAt !== null && (deadline === null || reapAt < deadline)) deadline = reapAt;
     if (deadline === null) this.heap.delete(entry);
     else this.heap.set(entry, deadline);
+  }
+
+  /** When an accepted session that is not Up gets reaped; null for the others. */
+  private reapAt(entry: Entry): number | null {
+    return entry.accepted && entry.notUpSince !== null ? entry.notUpSince + this.reapMs : null;
   }
 
   /** Keeps the one timer aimed at the earliest deadline; a later one is left alone. */
@@ -512,6 +662,18 @@ export class BfdRunner {
     for (let top = this.heap.peek(); top && top.deadline <= now && budget > 0; top = this.heap.peek()) {
       budget--;
       this.timerPolls++;
+      // Not while catching up after a stall: the queued packets may still bring it Up.
+      const reapAt = credited ? null : this.reapAt(top);
+      if (reapAt !== null && reapAt <= now) {
+        this.log.debug('bfd accepted session reaped', {
+          peer: top.config.peer,
+          local: top.config.local,
+          localDiscr: top.localDiscr,
+        });
+        this.drop(top);
+        this.reapedTotal++;
+        continue;
+      }
       try {
         const t = credited ? this.creditedTime(top) : now;
         this.apply(top, top.session.poll(t), t);
@@ -539,6 +701,7 @@ function info(entry: Entry): BfdSessionInfo {
     peer: entry.config.peer,
     local: entry.config.local,
     multihop: entry.config.multihop ?? false,
+    accepted: entry.accepted,
     snapshot: entry.session.snapshot(),
   };
 }

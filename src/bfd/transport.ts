@@ -44,7 +44,9 @@ export const BFD_GTSM_TTL = 255;
  * Why a received datagram was dropped; a closed set, so it can label a metric. Beyond the decoder,
  * authentication and demux reasons: `wrong-transport` (a discriminator of a session that lives on
  * another socket, e.g. a single-hop session's packet on the multihop port), `handler-error` (a bug
- * caught before it reached the event loop) and `stray` (a datagram on the transmit socket).
+ * caught before it reached the event loop), `stray` (a datagram on the transmit socket), and, for a
+ * runner that accepts sessions from unknown peers, `peer-refused` (its acceptor said no) and
+ * `accept-limit` (it already holds as many accepted sessions as it may).
  */
 export type BfdDropReason =
   | DecodeErrorReason
@@ -52,7 +54,9 @@ export type BfdDropReason =
   | DemuxFailureReason
   | 'wrong-transport'
   | 'handler-error'
-  | 'stray';
+  | 'stray'
+  | 'peer-refused'
+  | 'accept-limit';
 
 export const BFD_DROP_REASONS: readonly BfdDropReason[] = [
   ...DECODE_ERROR_REASONS,
@@ -61,6 +65,8 @@ export const BFD_DROP_REASONS: readonly BfdDropReason[] = [
   'wrong-transport',
   'handler-error',
   'stray',
+  'peer-refused',
+  'accept-limit',
 ];
 
 export interface BfdTransportCounters {
