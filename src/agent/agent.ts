@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { BFD_STATE_NAMES, BfdState } from '../bfd/constants.ts';
 import { BfdRunner } from '../bfd/runner.ts';
-import type { BfdRunnerStateChange } from '../bfd/runner.ts';
+import type { BfdAcceptedConfig, BfdAcceptRequest, BfdRunnerStateChange } from '../bfd/runner.ts';
 import { diffState } from '../datapath/diff.ts';
 import { MCGW_ROUTE_PROTOCOL } from '../datapath/constants.ts';
 import { planDatapath } from '../datapath/plan.ts';
@@ -14,6 +14,8 @@ import type { DatapathPlan, Peer } from '../datapath/plan.ts';
 import { renderBatches } from '../datapath/render.ts';
 import type { Change, DesiredState, ObservedState, Route } from '../datapath/types.ts';
 import type { AgentMetrics } from '../metrics/agent.ts';
+import { cidrsOverlap, parseCIDR, parseIP } from '../util/ip.ts';
+import type { ParsedCIDR } from '../util/ip.ts';
 import type { Logger } from '../util/log.ts';
 import { IpBatch } from './ipbatch.ts';
 import type { AgentInputs } from './inputs.ts';
@@ -42,6 +44,43 @@ interface SessionRec {
   up: boolean;
 }
 
+/**
+ * Which unknown peers a Gateway answers: the BFD sessions the other Nodes of its cluster open to it
+ * through mcgw-i. The agent knows the local Gateways but not every Node, so the rule works by
+ * elimination, on top of what the transport already enforces (single-hop: the received TTL must
+ * be 255, so the sender is one hop away, on the underlay or at the far end of mcgw-i):
+ * - this Node is a Gateway now, and the packet came single-hop to its own inner address;
+ * - the source is not in the inner CIDR (remote Gateways talk from their inner addresses, and their
+ *   sessions are planned, never accepted);
+ * - the source is no remote Gateway's gateway or internal IP, and in no remote pod or service CIDR;
+ * - the source is in no local pod or service CIDR either: a Node speaks from its InternalIP.
+ * Accepted sessions never feed liveness or routing; the runner reaps them once the Node is gone.
+ */
+interface AcceptRule {
+  inner: string;
+  denied: ParsedCIDR[];
+}
+
+function acceptRule(inp: AgentInputs, selfInner: string, innerCIDR: string): AcceptRule {
+  const denied: ParsedCIDR[] = [];
+  const add = (s: string | undefined, host = false): void => {
+    if (s === undefined) return;
+    const ip = host ? parseIP(s) : undefined;
+    const c = host ? (ip ? parseCIDR(`${s}/${ip.family === 4 ? 32 : 128}`) : undefined) : parseCIDR(s);
+    if (c) denied.push(c);
+  };
+  add(innerCIDR);
+  for (const c of [...inp.local.podCIDRs, ...inp.local.serviceCIDRs]) add(c);
+  for (const r of inp.remotes) {
+    for (const c of [...(r.podCIDRs ?? []), ...(r.serviceCIDRs ?? [])]) add(c);
+    for (const g of r.gateways ?? []) {
+      add(g.gatewayIP, true);
+      add(g.internalIP, true);
+    }
+  }
+  return { inner: selfInner, denied };
+}
+
 /** Each peer's inner address is reached directly on its device: it is its own on-link nexthop. */
 function peerRoutes(plan: DatapathPlan): Route[] {
   return plan.peers.map((p) => ({
@@ -63,6 +102,7 @@ export class Agent {
   private rootRoutes: string[] = [];
   private chain: Promise<void> = Promise.resolve();
   private graceTimer: NodeJS.Timeout | undefined;
+  private accepting: AcceptRule | undefined;
   private stopped = false;
   readonly stats = { reconciles: 0, kernelChanges: 0, errors: 0, skipped: 0 };
   lastPlan: DatapathPlan | undefined;
@@ -173,7 +213,10 @@ export class Agent {
     }
   }
 
-  /** BFD sessions to exactly the planned peers, from this Node's inner (or internal) address. */
+  /**
+   * BFD sessions to exactly the planned peers, from this Node's inner (or internal) address. A
+   * Gateway also listens on its inner address for the sessions of the local Nodes (see AcceptRule).
+   */
   private async syncSessions(plan: DatapathPlan): Promise<void> {
     const inp = this.inputs!;
     const local = plan.selfInner ?? inp.internalIP;
@@ -183,7 +226,10 @@ export class Agent {
       ...(this.o.bfd.port && { singleHopPort: this.o.bfd.port }),
       logger: this.o.log,
       onStateChange: (c) => this.onBfd(c),
+      accept: (req) => this.acceptNode(req),
     });
+    this.accepting = plan.selfInner ? acceptRule(inp, plan.selfInner, this.o.innerCIDR) : undefined;
+    if (plan.selfInner) await this.runner.listen(plan.selfInner);
     for (const [key, rec] of this.sessions) {
       if (want.has(key)) continue;
       this.runner.removeSession(rec.discr, { adminDown: true });
@@ -192,17 +238,30 @@ export class Agent {
     }
     for (const [key, peer] of want) {
       if (this.sessions.has(key)) continue;
-      const discr = await this.runner.addSession({
-        peer: peer.inner,
-        local,
-        desiredMinTxUs: this.o.bfd.txMs * 1000,
-        requiredMinRxUs: this.o.bfd.rxMs * 1000,
-        detectMult: this.o.bfd.mult,
-      });
+      const discr = await this.runner.addSession({ peer: peer.inner, local, ...this.timers() });
       this.sessions.set(key, { discr, peer, local, addedAt: Date.now(), up: false });
       this.byDiscr.set(discr, key);
     }
     this.armGrace();
+  }
+
+  private timers(): BfdAcceptedConfig {
+    return {
+      desiredMinTxUs: this.o.bfd.txMs * 1000,
+      requiredMinRxUs: this.o.bfd.rxMs * 1000,
+      detectMult: this.o.bfd.mult,
+    };
+  }
+
+  /** The runner's acceptor: a local Node's session to this Gateway gets the agent's own timers. */
+  private acceptNode(req: BfdAcceptRequest): BfdAcceptedConfig | undefined {
+    const rule = this.accepting;
+    if (this.stopped || !rule || req.multihop || req.local !== rule.inner) return undefined;
+    const ip = parseIP(req.peer);
+    if (!ip || ip.family !== parseIP(rule.inner)?.family) return undefined;
+    const host = { family: ip.family, bytes: ip.bytes, prefix: ip.family === 4 ? 32 : 128 };
+    if (rule.denied.some((c) => cidrsOverlap(host, c))) return undefined;
+    return this.timers();
   }
 
   /** A peer that never came Up within the grace is taken as down, so a dead one is not used for ever. */
@@ -226,6 +285,12 @@ export class Agent {
   }
 
   private onBfd(c: BfdRunnerStateChange): void {
+    if (c.accepted) {
+      // A local Node's session to this Gateway: counted and logged, never routed on.
+      this.o.metrics?.transition(c.new, c.diag, c.observedAtMs - c.atMs);
+      this.o.log.debug('bfd node session', { peer: c.peer, old: c.old, new: c.new, diag: c.diag });
+      return;
+    }
     const key = this.byDiscr.get(c.localDiscr);
     const rec = key ? this.sessions.get(key) : undefined;
     if (!rec) return;

@@ -1,7 +1,10 @@
 // A two-cluster test topology in network namespaces: one bridge namespace for the underlay, a
-// namespace per Gateway Node, agents as real processes started from state files (no apiserver).
+// namespace per Node, agents as real processes started from state files (no apiserver).
 // Cluster a has one Gateway (ga); cluster b has the given ones, all answering for one "pod" address
-// so a stream shows which Gateway carried it. Addresses: 198.18.0.0/15 only.
+// so a stream shows which Gateway carried it. With a `worker`, cluster b also has that non-gateway
+// Node: it alone holds the pod address, and every b Gateway routes it to the worker's underlay
+// address, as a CNI would; the worker's return traffic goes through its own agent's routes over
+// mcgw-i. Addresses: 198.18.0.0/15 only.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -55,8 +58,9 @@ export class Topology {
     readonly bGateways: string[],
     readonly bMode: Mode,
     readonly bfd = { tx: 50, mult: 3 },
+    readonly opts: { worker?: string } = {},
   ) {
-    this.nodes = ['ga', ...bGateways];
+    this.nodes = ['ga', ...bGateways, ...(opts.worker ? [opts.worker] : [])];
     this.nodes.forEach((n, i) => (this.underlay[n] = `198.18.0.${11 + i}`));
   }
 
@@ -145,7 +149,10 @@ export class Topology {
         'net.ipv4.conf.default.rp_filter=0',
         'net.ipv4.fib_multipath_hash_policy=1',
       );
-      ip('-n', ns, 'addr', 'add', `${node === 'ga' ? POD_A : POD_B}/32`, 'dev', 'lo');
+      const worker = this.opts.worker;
+      if (node === 'ga') ip('-n', ns, 'addr', 'add', `${POD_A}/32`, 'dev', 'lo');
+      else if (!worker || node === worker) ip('-n', ns, 'addr', 'add', `${POD_B}/32`, 'dev', 'lo');
+      else ip('-n', ns, 'route', 'add', `${POD_B}/32`, 'via', this.underlay[worker]!, 'dev', 'eth0');
       writeFileSync(
         join(this.dir, `${node}.json`),
         JSON.stringify({
@@ -208,7 +215,8 @@ export class Topology {
   /** Starts every agent and the echo servers; resolves once ga routes b through a Gateway and b answers. */
   async start(want: (r: ReturnType<Topology['route']>) => boolean): Promise<void> {
     for (const n of this.nodes) this.startAgent(n);
-    const echo = this.bGateways.map((n) => this.spawnIn(n, PROBE, 'echo', '9000', n));
+    const echoes = this.opts.worker ? [this.opts.worker] : this.bGateways;
+    const echo = echoes.map((n) => this.spawnIn(n, PROBE, 'echo', '9000', n));
     await Promise.all(echo.map((p) => new Promise((r) => p.stdout!.once('data', r))));
     const deadline = Date.now() + 20_000;
     while (!want(this.route('ga', '198.18.80.0/20'))) {
@@ -268,6 +276,20 @@ export class Topology {
       '-e',
       "fetch('http://127.0.0.1:9765/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
     );
+  }
+
+  /** A metric's value in a /metrics text (the first sample whose name and labels match). */
+  static metric(text: string, series: string): number {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? NaN : Number(line.slice(series.length + 1));
+  }
+
+  /** The Node's own tunnel-inner address (a Gateway's, on mcgw-x). */
+  innerOf(node: string): string | undefined {
+    const addrs = JSON.parse(this.inNs(node, 'ip', '-j', '-4', 'addr', 'show', 'dev', 'mcgw-x')) as {
+      addr_info?: { local: string }[];
+    }[];
+    return addrs[0]?.addr_info?.[0]?.local;
   }
 
   /** A Gateway Node dies: its agent is killed and its links go down. */
