@@ -29,6 +29,11 @@ export interface AgentOptions {
   netns?: string;
   /** A peer whose session has not come Up this long after it was added is taken as down. */
   bfdStartupGraceMs?: number;
+  /**
+   * `bfd` (default) steers by BFD liveness. `gateways` runs no BFD and routes by the Gateway objects
+   * alone (highest priority, or all in ActiveActive): the control-plane-only baseline of `mcgw lab`.
+   */
+  steerBy?: 'bfd' | 'gateways';
   /** Told when a peer's liveness changes, with the time BFD decided it (for reporting, metrics). */
   onLiveness?: (peer: Peer, up: boolean, change: BfdRunnerStateChange | undefined) => void;
   /** Told after each change reached the kernel, with how long it took from the BFD decision. */
@@ -168,14 +173,16 @@ export class Agent {
           rootRoutes: this.rootRoutes,
         },
       });
-    let plan = planWith(this.liveness);
+    // Without BFD no Gateway is known alive, so the rule below routes every cluster by priority.
+    const liveness = this.o.steerBy === 'gateways' ? new Map<string, boolean>() : this.liveness;
+    let plan = planWith(liveness);
     // When BFD says every Gateway of a cluster is down, keep routing to them by priority rather than
     // blackholing: if they are really gone nothing is lost by it, and if only BFD was interrupted
     // (their agent restarting) the traffic keeps flowing.
     const silent = new Set(plan.peers.map((p) => p.cluster));
-    for (const p of plan.peers) if (this.liveness.get(p.key) === true) silent.delete(p.cluster);
+    for (const p of plan.peers) if (liveness.get(p.key) === true) silent.delete(p.cluster);
     if (silent.size) {
-      const effective = new Map(this.liveness);
+      const effective = new Map(liveness);
       for (const p of plan.peers) if (silent.has(p.cluster)) effective.set(p.key, true);
       plan = planWith(effective);
     }
@@ -203,7 +210,7 @@ export class Agent {
       });
       this.o.log.info('datapath updated', { reason, changes: changes.length });
     }
-    await this.syncSessions(plan);
+    if (this.o.steerBy !== 'gateways') await this.syncSessions(plan);
   }
 
   private async apply(changes: Change[]): Promise<void> {
@@ -232,9 +239,10 @@ export class Agent {
     if (plan.selfInner) await this.runner.listen(plan.selfInner);
     for (const [key, rec] of this.sessions) {
       if (want.has(key)) continue;
-      this.runner.removeSession(rec.discr, { adminDown: true });
+      // Forgotten first: the AdminDown this removal emits is a plan change, not a failover.
       this.sessions.delete(key);
       this.byDiscr.delete(rec.discr);
+      this.runner.removeSession(rec.discr, { adminDown: true });
     }
     for (const [key, peer] of want) {
       if (this.sessions.has(key)) continue;

@@ -27,6 +27,8 @@ Usage: mcgw agent --node NAME [flags]
   --bfd-startup-grace-ms N  a peer not Up this long after its session starts counts as down (default 5000)
   --resync-seconds N      re-read the kernel and repair drift this often (default 30)
   --health-addr HOST:PORT /healthz, /readyz and /metrics (default 127.0.0.1:0)
+  --steer-by MODE         bfd (default): steer by BFD; gateways: no BFD, follow the Gateway objects
+                          only (the control-plane-only baseline \`mcgw lab\` compares against)
   --cleanup               remove everything the agent made on this Node, then exit
   --log-level LEVEL       debug, info, warn or error
 
@@ -46,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     'resync-seconds': { type: 'string' },
     'health-addr': { type: 'string', default: '127.0.0.1:0' },
     cleanup: { type: 'boolean', default: false },
+    'steer-by': { type: 'string', default: 'bfd' },
   });
   if (values.help) {
     process.stdout.write(help);
@@ -54,6 +57,9 @@ export async function run(argv: string[]): Promise<number> {
   const node = values.node;
   if (!node) throw new UsageError('mcgw agent: --node is required');
   const log = loggerFrom('agent', values['log-level'], { node });
+  const steerBy = values['steer-by'];
+  if (steerBy !== 'bfd' && steerBy !== 'gateways')
+    throw new UsageError(`mcgw agent: --steer-by must be bfd or gateways, got "${steerBy}"`);
   const stateFile = values['state-file'] ?? `/var/lib/mcgw/agent-${node}.json`;
   const registry = createRegistry({ processMetrics: true });
   const agent = new Agent({
@@ -64,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       rxMs: intFlag('agent', 'bfd-rx-ms', values['bfd-rx-ms'], 10, 60_000) ?? 50,
       mult: intFlag('agent', 'bfd-mult', values['bfd-mult'], 1, 255) ?? 3,
     },
+    steerBy,
     bfdStartupGraceMs:
       intFlag('agent', 'bfd-startup-grace-ms', values['bfd-startup-grace-ms'], 100, 600_000) ?? 5000,
     log,
