@@ -21,6 +21,8 @@ Usage: mcgw controller [flags]
   --election-lease-ms N      leader Lease duration (default 4000)
   --election-renew-ms N      leader gives up if it could not renew for this long (default 3000)
   --election-retry-ms N      how often to renew or try to acquire (default 1000)
+  --ignore-leases            judge Gateways by their Node's Ready condition alone (no Gateway Leases):
+                             the control-plane-only baseline \`mcgw lab\` measures mcgw against
   --log-level LEVEL          debug, info, warn or error (default info)
 `;
 
@@ -30,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     identity: { type: 'string' },
     'health-addr': { type: 'string', default: '127.0.0.1:0' },
     'install-crds': { type: 'boolean', default: false },
+    'ignore-leases': { type: 'boolean', default: false },
     'election-lease-ms': { type: 'string' },
     'election-renew-ms': { type: 'string' },
     'election-retry-ms': { type: 'string' },
@@ -66,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     log,
     election,
     onLeadership: () => exchange.leadershipChanged(),
+    ignoreLeases: values['ignore-leases']!,
     metrics: new ControllerMetrics(registry, () => exchangeMetrics.clusterID ?? ''),
   });
   holder.ctl = ctl;

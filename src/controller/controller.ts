@@ -27,6 +27,11 @@ export interface ControllerOptions {
   onLeadership?: (leading: boolean) => void;
   /** Prometheus metrics (src/metrics/controller.ts); none when absent. */
   metrics?: ControllerMetrics;
+  /**
+   * Judge instances by their Node's Ready condition alone, as a controller without Gateway Leases
+   * would: the control-plane-only baseline `mcgw lab` compares mcgw against.
+   */
+  ignoreLeases?: boolean;
 }
 
 export interface ControllerStats {
@@ -195,6 +200,7 @@ export class GatewayController {
   }
 
   private leaseState(node: string, durationMs: number, now: number) {
+    if (this.o.ignoreLeases) return { state: 'fresh' as const, expiresAt: now + durationMs };
     const seen = this.tracker.expiresAt(node, durationMs);
     if (seen === undefined) return { state: 'absent' as const };
     // While the Lease watch was broken (apiserver down) no renewal could be seen, so silence counts
