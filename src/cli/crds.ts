@@ -1,8 +1,6 @@
 // `mcgw crds`: prints the CRD manifests, or applies them to a cluster.
 import { stringify } from 'yaml';
 import { allCRDs } from '../api/crd.ts';
-import { loadKubeConfig, makeClients } from '../kube/client.ts';
-import { installCRDs } from '../kube/crds.ts';
 import { commonOptions, parse } from './args.ts';
 
 export const help = `mcgw crds: print mcgw's CustomResourceDefinitions as YAML, or apply them
@@ -17,6 +15,11 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.apply) {
+    // The Kubernetes client (about 60 MiB resident) only when there is a cluster to talk to.
+    const [{ loadKubeConfig, makeClients }, { installCRDs }] = await Promise.all([
+      import('../kube/client.ts'),
+      import('../kube/crds.ts'),
+    ]);
     await installCRDs(makeClients(loadKubeConfig(values.kubeconfig)));
     process.stdout.write('CRDs applied and established\n');
     return 0;
