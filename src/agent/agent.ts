@@ -116,10 +116,16 @@ export class Agent {
     this.ip = new IpBatch(o.netns);
   }
 
-  /** New inputs (from Kubernetes or the cache): replan, read the kernel afresh, converge. */
+  /**
+   * New inputs (from Kubernetes or the cache): replan and converge. The first pass reads the kernel
+   * (adopting what a previous run made); later ones diff against what was applied, like a BFD
+   * change, because a ClusterSet update reaches every agent at once and eight agents each spawning
+   * five `ip` readers at the same moment starved BFD on a 2-core machine. The periodic resync (and
+   * the pass after any failure) still reads the kernel and repairs drift.
+   */
   setInputs(inputs: AgentInputs): Promise<void> {
     this.inputs = inputs;
-    return this.reconcile('inputs', true);
+    return this.reconcile('inputs', false);
   }
 
   get currentInputs(): AgentInputs | undefined {
@@ -141,6 +147,8 @@ export class Agent {
     const job = this.chain.then(() => this.reconcileNow(reason, full, bfdAt));
     this.chain = job.catch((err: unknown) => {
       this.stats.errors++;
+      // What the kernel holds is unknown after a failure: the next pass reads it.
+      this.applied = undefined;
       this.o.log.error('reconcile failed', { reason, error: (err as Error).message });
     });
     return job;
