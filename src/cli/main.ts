@@ -28,6 +28,10 @@ const commands: Record<string, Command> = {
   lease: { summary: "renew a Gateway instance's Lease (liveness signal)", load: () => import('./lease.ts') },
   crds: { summary: 'print or apply the CustomResourceDefinitions', load: () => import('./crds.ts') },
   status: { summary: 'show Gateways, exchange state and failovers', load: () => import('./status.ts') },
+  lab: {
+    summary: 'run a whole ClusterSet on this machine, inject failures, report failover figures',
+    load: () => import('./lab.ts'),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,86 @@
+// A scenario's report: every trial, a summary per measure, and the baseline's figures beside mcgw's
+// as a ratio. Pure functions over trial results, so the numbers in the JSON and in the Markdown
+// table cannot disagree.
+import type { TrialResult } from './scenarios.ts';
+
+export interface Summary {
+  trials: number;
+  /** Over every trial and direction. */
+  lossWindowMs: { p50: number; max: number };
+  controlPlaneRestoreMs: { p50: number; max: number } | null;
+  falseFailovers: number;
+  /** Trials whose victim the control plane never replaced within the observation time. */
+  notRestored: number;
+}
+
+export interface ScenarioReport {
+  scenario: string;
+  description: string;
+  mode: string;
+  bfd: { txMs: number; mult: number };
+  ratePps: number;
+  startedAt: string;
+  trials: TrialResult[];
+  summary: Summary;
+  baseline?: { description: string; trials: TrialResult[]; summary: Summary };
+  /** Baseline figure divided by mcgw's, for each summary measure both have. */
+  ratio?: { lossWindowP50: number | null; lossWindowMax: number | null };
+  machine: { cpus: number; loadAverage1m: number };
+}
+
+/** Nearest-rank percentile of a non-empty list. */
+export function percentile(values: readonly number[], p: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))]!;
+}
+
+export function summarize(trials: readonly TrialResult[]): Summary {
+  const windows = trials.flatMap((t) => Object.values(t.lossWindowMs));
+  const restores = trials.flatMap((t) => (t.controlPlaneRestoreMs === null ? [] : [t.controlPlaneRestoreMs]));
+  return {
+    trials: trials.length,
+    lossWindowMs: windows.length
+      ? { p50: percentile(windows, 50), max: Math.max(...windows) }
+      : { p50: 0, max: 0 },
+    controlPlaneRestoreMs: restores.length
+      ? { p50: percentile(restores, 50), max: Math.max(...restores) }
+      : null,
+    falseFailovers: trials.reduce((n, t) => n + t.falseFailovers, 0),
+    notRestored: trials.filter((t) => t.victim !== null && t.controlPlaneRestoreMs === null).length,
+  };
+}
+
+const ratioOf = (base: number, ours: number): number | null =>
+  ours > 0 ? Math.round((base / ours) * 10) / 10 : null;
+
+export function withBaseline(r: ScenarioReport, trials: TrialResult[], description: string): ScenarioReport {
+  const summary = summarize(trials);
+  return {
+    ...r,
+    baseline: { description, trials, summary },
+    ratio: {
+      lossWindowP50: ratioOf(summary.lossWindowMs.p50, r.summary.lossWindowMs.p50),
+      lossWindowMax: ratioOf(summary.lossWindowMs.max, r.summary.lossWindowMs.max),
+    },
+  };
+}
+
+const ms = (n: number | undefined | null): string => (n === undefined || n === null ? 'n/a' : `${n} ms`);
+
+/** One Markdown table row per report (and one for its baseline), for docs/BENCHMARKS.md. */
+export function markdownTable(reports: readonly ScenarioReport[]): string {
+  const rows = [
+    '| scenario | mode | trials | loss window p50 | loss window max | control plane restore p50 | false failovers | baseline loss p50 | ratio (baseline / mcgw) |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of reports) {
+    const s = r.summary;
+    rows.push(
+      `| ${r.scenario} | ${r.mode} | ${s.trials} | ${ms(s.lossWindowMs.p50)} | ${ms(s.lossWindowMs.max)} | ` +
+        `${ms(s.controlPlaneRestoreMs?.p50)} | ${s.falseFailovers} | ` +
+        `${r.baseline ? ms(r.baseline.summary.lossWindowMs.p50) : 'n/a'} | ` +
+        `${r.ratio?.lossWindowP50 != null ? `${r.ratio.lossWindowP50}x` : 'n/a'} |`,
+    );
+  }
+  return rows.join('\n');
+}

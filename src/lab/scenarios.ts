@@ -1,0 +1,374 @@
+// Failure scenarios on a running lab, each run as trials: find the Gateway carrying traffic from
+// member a to member b, break it (or break something around it), and measure per direction how long
+// the stream was lost, how long until the control plane had the desired Gateways again, and how many
+// Gateways were declared down that were not broken (false failovers, from the agents' logs).
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TRAFFIC_PORT } from './plan.ts';
+import type { LabCluster, LabNode } from './plan.ts';
+import type { DirectionLoss, Lab } from './lab.ts';
+import { LabError } from './lab.ts';
+import { summarize, withBaseline } from './report.ts';
+import type { ScenarioReport } from './report.ts';
+
+export interface ScenarioDef {
+  description: string;
+  /** Whether the scenario breaks a Gateway (false: nothing should fail over at all). */
+  breaksGateway: boolean;
+  /** Whether the controller is expected to replace the victim (its Lease stops). */
+  replaced: boolean;
+  /** Breaks things; returns how to repair them after the trial. */
+  inject(lab: Lab, victim: LabNode, t: TrialContext): Promise<Repair>;
+}
+
+/**
+ * How to undo an injection. `controlPlane` (apiservers brought back) runs once the data plane's
+ * loss has been read, and the restore time is measured after it; `victim` runs last.
+ */
+export interface Repair {
+  controlPlane?: () => Promise<void>;
+  victim: () => Promise<void>;
+}
+
+export interface TrialContext {
+  /** How long to keep measuring after the injection (soak: its whole duration). */
+  observeMs: number;
+  say(msg: string): void;
+}
+
+/** A Gateway Node dies: its agent is killed, its link goes down and its kubelet stops posting. */
+async function nodeDeath(lab: Lab, victim: LabNode): Promise<Repair> {
+  await lab.agent(victim).stop('SIGKILL');
+  lab.setLink(victim, false);
+  lab.setKubelet(victim, false);
+  return {
+    victim: async () => {
+      lab.setLink(victim, true);
+      lab.setKubelet(victim, true);
+      await lab.agent(victim).start();
+    },
+  };
+}
+
+/** Drops the tunnel's UDP between the victim and the other cluster's Gateways, one way or both. */
+async function cutTunnel(lab: Lab, victim: LabNode, both: boolean): Promise<Repair> {
+  const remote = lab.plan.clusters.find((c) => c.id !== victim.cluster)!;
+  const peers = remote.nodes.filter((n) => n.candidate).map((n) => n.underlay);
+  const set = `{ ${peers.join(', ')} }`;
+  const script = [
+    'table inet mcgwlab {',
+    `  chain cut_out { type filter hook output priority 0; ip daddr ${set} udp dport 4789 drop; }`,
+    ...(both
+      ? [`  chain cut_in { type filter hook input priority 0; ip saddr ${set} udp dport 4789 drop; }`]
+      : []),
+    '}',
+  ].join('\n');
+  lab.nft(victim, script);
+  return {
+    victim: async () => {
+      lab.exec(victim, 'nft', 'delete', 'table', 'inet', 'mcgwlab');
+    },
+  };
+}
+
+export const SCENARIOS: Record<string, ScenarioDef> = {
+  'gateway-agent-killed': {
+    description: "the carrying Gateway's agent is SIGKILLed; its Node and links stay up",
+    breaksGateway: true,
+    replaced: true,
+    async inject(lab, victim) {
+      await lab.agent(victim).stop('SIGKILL');
+      return { victim: () => lab.agent(victim).start() };
+    },
+  },
+  'gateway-death': {
+    description: 'the carrying Gateway Node dies: agent killed, link down, Node NotReady after the grace',
+    breaksGateway: true,
+    replaced: true,
+    inject: nodeDeath,
+  },
+  'tunnel-cut-one-way': {
+    description: "the carrying Gateway's tunnel packets to the other cluster are dropped (nftables)",
+    breaksGateway: true,
+    replaced: false,
+    inject: (lab, victim) => cutTunnel(lab, victim, false),
+  },
+  'tunnel-cut-both-ways': {
+    description: "the carrying Gateway's tunnel packets to and from the other cluster are dropped",
+    breaksGateway: true,
+    replaced: false,
+    inject: (lab, victim) => cutTunnel(lab, victim, true),
+  },
+  'apiserver-down': {
+    description: "both members' apiservers are stopped, then the carrying Gateway Node dies",
+    breaksGateway: true,
+    replaced: true,
+    async inject(lab, victim, t) {
+      const cps = [...lab.members.values()].map((m) => m.cp);
+      await Promise.all(cps.map((cp) => cp.killApiserver('SIGKILL')));
+      t.say('member apiservers stopped');
+      const repair = await nodeDeath(lab, victim);
+      return {
+        ...repair,
+        controlPlane: () => Promise.all(cps.map((cp) => cp.startApiserver())).then(() => {}),
+      };
+    },
+  },
+  'control-planes-down': {
+    description:
+      "every apiserver (members' and the leader's) is stopped, then the carrying Gateway Node dies",
+    breaksGateway: true,
+    replaced: true,
+    async inject(lab, victim, t) {
+      const cps = [lab.leader, ...[...lab.members.values()].map((m) => m.cp)];
+      await Promise.all(cps.map((cp) => cp.killApiserver('SIGKILL')));
+      t.say('every apiserver stopped');
+      const repair = await nodeDeath(lab, victim);
+      return {
+        ...repair,
+        controlPlane: () => Promise.all(cps.map((cp) => cp.startApiserver())).then(() => {}),
+      };
+    },
+  },
+  'leader-down': {
+    description: "the leader cluster's apiserver is stopped, then the carrying Gateway Node dies",
+    breaksGateway: true,
+    replaced: true,
+    async inject(lab, victim, t) {
+      await lab.leader.killApiserver('SIGKILL');
+      t.say('leader apiserver stopped');
+      const repair = await nodeDeath(lab, victim);
+      return { ...repair, controlPlane: () => lab.leader.startApiserver() };
+    },
+  },
+  'controller-leader-killed': {
+    description: "the carrying Gateway Node dies and its cluster's elected controller is SIGKILLed with it",
+    breaksGateway: true,
+    replaced: true,
+    async inject(lab, victim) {
+      const c = lab.plan.clusters.find((x) => x.id === victim.cluster)!;
+      const leaderName = await lab.controllerLeader(c.id);
+      const ctl = [1, 2].map((r) => lab.controller(c, r)).find((p) => p.spec.name === leaderName);
+      if (!ctl) throw new LabError(`no elected controller found in ${c.id} (holder ${leaderName})`);
+      const repair = await nodeDeath(lab, victim);
+      await ctl.stop('SIGKILL');
+      return {
+        victim: async () => {
+          await ctl.start();
+          await repair.victim();
+        },
+      };
+    },
+  },
+  soak: {
+    description: 'nothing is broken: traffic and BFD run for the whole duration',
+    breaksGateway: false,
+    replaced: false,
+    async inject(_lab, _victim, t) {
+      await sleep(t.observeMs);
+      return { victim: async () => {} };
+    },
+  },
+};
+
+export interface TrialResult {
+  trial: number;
+  victim: string | null;
+  /** Longest run of lost packets per direction ("a>b"), in ms of stream time. */
+  lossWindowMs: Record<string, number>;
+  lostPackets: Record<string, number>;
+  /** From the injection until the victim's cluster had its desired ready Gateways, none on the victim. */
+  controlPlaneRestoreMs: number | null;
+  /** Gateways declared down by some agent during the trial that were not the victim. */
+  falseFailovers: number;
+}
+
+/** The Node of `from` whose Gateway carries the test flow to `to`, read from the kernel's choice. */
+export function carrier(lab: Lab, from: LabCluster, to: LabCluster): LabNode {
+  const pod = from.podNode;
+  const route = JSON.parse(
+    lab.exec(
+      pod,
+      'ip',
+      '-j',
+      'route',
+      'get',
+      to.podNode.podIP,
+      'from',
+      pod.podIP,
+      'ipproto',
+      'udp',
+      'sport',
+      String(TRAFFIC_PORT),
+      'dport',
+      String(TRAFFIC_PORT),
+    ),
+  ) as { gateway?: string }[];
+  const via = route[0]?.gateway;
+  if (!via) throw new LabError(`${pod.name} has no tunnel route to ${to.podNode.podIP}`);
+  for (const n of from.nodes) {
+    if (!n.candidate || !lab.agent(n).running) continue;
+    const addrs = JSON.parse(lab.exec(n, 'ip', '-j', 'addr', 'show')) as {
+      addr_info: { local: string }[];
+    }[];
+    if (addrs.some((l) => l.addr_info.some((a) => a.local === via))) return n;
+  }
+  throw new LabError(`no Gateway of ${from.id} owns the inner address ${via}`);
+}
+
+/** "peer down" lines the agents logged at or after `since` (epoch ms), by peer node. */
+function peerDowns(lab: Lab, since: number): { agent: string; peer: string }[] {
+  const out: { agent: string; peer: string }[] = [];
+  for (const n of lab.nodes) {
+    let text = '';
+    try {
+      text = readFileSync(lab.agent(n).logPath, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.includes('"peer down"')) continue;
+      try {
+        const j = JSON.parse(line) as { ts: string; peer: string };
+        if (Date.parse(j.ts) >= since) out.push({ agent: n.name, peer: j.peer.split('/')[1] ?? j.peer });
+      } catch {
+        // a torn line
+      }
+    }
+  }
+  return out;
+}
+
+/** Waits until every member has its desired ready Gateways and traffic flows without loss. */
+export async function steady(lab: Lab, timeoutMs = 120_000): Promise<void> {
+  await lab.waitFor('the ClusterSet to settle', timeoutMs, async () => {
+    for (const c of lab.plan.clusters) {
+      const p = await lab.policy(c.id);
+      if ((p.status?.readyInstances ?? 0) < lab.cfg.desired) return false;
+      if ((p.status?.gateways ?? []).length !== lab.cfg.desired) return false;
+    }
+    return lab.trafficFlows();
+  });
+}
+
+export async function runTrial(
+  lab: Lab,
+  name: string,
+  trial: number,
+  ctx: TrialContext,
+): Promise<TrialResult> {
+  const def = SCENARIOS[name];
+  if (!def) throw new LabError(`no scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  await steady(lab);
+  const [a, b] = lab.plan.clusters as [LabCluster, LabCluster];
+  const victim = def.breaksGateway ? carrier(lab, a, b) : undefined;
+  const mark = `${name}-${trial}-${Date.now()}`;
+  await lab.trafficCommand('mark', mark);
+  await sleep(300);
+  const t0 = Date.now();
+  ctx.say(victim ? `trial ${trial}: breaking ${victim.name}` : `trial ${trial}: observing`);
+  const repair = await def.inject(lab, victim ?? a.nodes[0]!, ctx);
+  let loss: Record<string, DirectionLoss> | undefined;
+  if (repair.controlPlane) {
+    // The data plane is judged while the control plane is away; then the control plane returns.
+    await sleep(3_000);
+    loss = await lab.lossSince(mark);
+    await repair.controlPlane();
+  }
+  let restore: number | null = null;
+  if (victim && def.replaced) {
+    restore = await lab
+      .waitFor(`${victim.cluster} to replace ${victim.name}`, ctx.observeMs, async () => {
+        const p = await lab.policy(victim.cluster);
+        const gws = p.status?.gateways ?? [];
+        return (
+          (p.status?.readyInstances ?? 0) >= lab.cfg.desired &&
+          gws.length === lab.cfg.desired &&
+          !gws.some((g) => g.node === victim.name)
+        );
+      })
+      .then(() => Date.now() - t0)
+      .catch(() => null);
+  }
+  // Let the stream run on past the failover before reading the receivers.
+  if (victim) await sleep(Math.max(0, 2_000 - (Date.now() - t0)) + 1_000);
+  loss ??= await lab.lossSince(mark);
+  const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name);
+  await repair.victim();
+  return {
+    trial,
+    victim: victim?.name ?? null,
+    lossWindowMs: Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, v.lossWindowMs])),
+    lostPackets: Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, v.lost])),
+    controlPlaneRestoreMs: restore,
+    falseFailovers: new Set(downs.map((d) => d.peer)).size,
+  };
+}
+
+/** Scenarios the control-plane-only baseline is measured for (where a control plane can act). */
+export const BASELINE_SCENARIOS = new Set(['gateway-death']);
+
+export interface RunOptions {
+  trials: number;
+  /** Baseline trials in the same run (each waits out the NotReady grace, so keep them few). */
+  baselineTrials: number;
+  /** Soak length, or how long a trial may wait for the control plane. */
+  observeMs: number;
+}
+
+export async function runScenario(
+  lab: Lab,
+  name: string,
+  o: RunOptions,
+  say: (msg: string) => void,
+): Promise<ScenarioReport> {
+  const def = SCENARIOS[name];
+  if (!def) throw new LabError(`no scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const startedAt = new Date().toISOString();
+  const trials: TrialResult[] = [];
+  for (let i = 1; i <= o.trials; i++) {
+    const r = await runTrial(lab, name, i, { observeMs: o.observeMs, say });
+    say(`trial ${i}: ${describe(r)}`);
+    trials.push(r);
+  }
+  let report: ScenarioReport = {
+    scenario: name,
+    description: def.description,
+    mode: lab.cfg.mode,
+    bfd: { txMs: lab.cfg.bfdTxMs, mult: lab.cfg.bfdMult },
+    ratePps: lab.cfg.rate,
+    startedAt,
+    trials,
+    summary: summarize(trials),
+    machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 },
+  };
+  if (o.baselineTrials > 0 && BASELINE_SCENARIOS.has(name)) {
+    say('switching to the baseline: agents follow Gateway objects, controllers judge Nodes by Ready alone');
+    await lab.setBaseline(true);
+    const base: TrialResult[] = [];
+    try {
+      for (let i = 1; i <= o.baselineTrials; i++) {
+        const r = await runTrial(lab, name, i, { observeMs: lab.cfg.nodeGraceMs + 60_000, say });
+        say(`baseline trial ${i}: ${describe(r)}`);
+        base.push(r);
+      }
+    } finally {
+      await lab.setBaseline(false);
+    }
+    report = withBaseline(
+      report,
+      base,
+      `no BFD, no Gateway Leases: failover once the Node is NotReady (${lab.cfg.nodeGraceMs / 1000} s grace)`,
+    );
+  }
+  return report;
+}
+
+function describe(r: TrialResult): string {
+  const w = Object.entries(r.lossWindowMs)
+    .map(([d, v]) => `${d} ${v} ms`)
+    .join(', ');
+  const restore = r.controlPlaneRestoreMs === null ? 'n/a' : `${r.controlPlaneRestoreMs} ms`;
+  return `${r.victim ?? 'no victim'}: loss ${w}; control plane restore ${restore}; false failovers ${r.falseFailovers}`;
+}
