@@ -180,12 +180,12 @@ export interface TrialResult {
   lostPackets: Record<string, number>;
   /** From the injection until the victim's cluster had its desired ready Gateways, none on the victim. */
   controlPlaneRestoreMs: number | null;
-  /** Gateways declared down by some agent during the trial that were not the victim. */
+  /** Gateways other agents than the victim declared down during the trial, the victim aside. */
   falseFailovers: number;
 }
 
 /** The Node of `from` whose Gateway carries the test flow to `to`, read from the kernel's choice. */
-export function carrier(lab: Lab, from: LabCluster, to: LabCluster): LabNode {
+export async function carrier(lab: Lab, from: LabCluster, to: LabCluster): Promise<LabNode> {
   const pod = from.podNode;
   const route = JSON.parse(
     lab.exec(
@@ -207,8 +207,10 @@ export function carrier(lab: Lab, from: LabCluster, to: LabCluster): LabNode {
   ) as { gateway?: string }[];
   const via = route[0]?.gateway;
   if (!via) throw new LabError(`${pod.name} has no tunnel route to ${to.podNode.podIP}`);
+  // Only current Gateways: a Node that just came back may still hold an old inner address.
+  const gateways = new Set((await lab.gateways(from.id)).map((g) => g.spec.nodeName));
   for (const n of from.nodes) {
-    if (!n.candidate || !lab.agent(n).running) continue;
+    if (!gateways.has(n.name) || !lab.agent(n).running) continue;
     const addrs = JSON.parse(lab.exec(n, 'ip', '-j', 'addr', 'show')) as {
       addr_info: { local: string }[];
     }[];
@@ -262,7 +264,7 @@ export async function runTrial(
   if (!def) throw new LabError(`no scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   await steady(lab);
   const [a, b] = lab.plan.clusters as [LabCluster, LabCluster];
-  const victim = def.breaksGateway ? carrier(lab, a, b) : undefined;
+  const victim = def.breaksGateway ? await carrier(lab, a, b) : undefined;
   const mark = `${name}-${trial}-${Date.now()}`;
   await lab.trafficCommand('mark', mark);
   await sleep(300);
@@ -294,7 +296,8 @@ export async function runTrial(
   // Let the stream run on past the failover before reading the receivers.
   if (victim) await sleep(Math.max(0, 2_000 - (Date.now() - t0)) + 1_000);
   loss ??= await lab.lossSince(mark);
-  const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name);
+  // What the victim itself saw go down (a cut tunnel) is part of the break, not a false failover.
+  const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name && d.agent !== victim?.name);
   await repair.victim();
   return {
     trial,
