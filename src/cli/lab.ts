@@ -51,7 +51,9 @@ run flags:
   --json                 print the report as JSON (default: a table)
 
 common:
-  --dir DIR              lab directory (default ${DEFAULT_DIR})
+  --name NAME            run several labs side by side: directory ${DEFAULT_DIR}-NAME and namespaces
+                         mcgwl-NAME-* (default: the lab "main", in ${DEFAULT_DIR}, namespaces mcgwl-main-*)
+  --dir DIR              lab directory (default ${DEFAULT_DIR}, or with --name as above)
 
 Scenarios:
 ${Object.entries(SCENARIOS)
@@ -247,7 +249,8 @@ async function down(dir: string, nsPrefix: string): Promise<number> {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('lab', argv, {
-    dir: { type: 'string', default: DEFAULT_DIR },
+    dir: { type: 'string' },
+    name: { type: 'string' },
     members: { type: 'string' },
     candidates: { type: 'string' },
     workers: { type: 'string' },
@@ -270,7 +273,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return values.help ? 0 : 2;
   }
-  const dir = values.dir!;
+  const name = values.name ?? 'main';
+  if (!/^[a-z0-9]{1,8}$/.test(name))
+    throw new UsageError(`mcgw lab: --name must be 1-8 lowercase letters or digits, got "${name}"`);
+  const dir = values.dir ?? (name === 'main' ? DEFAULT_DIR : `${DEFAULT_DIR}-${name}`);
+  // Each lab's namespaces have their own prefix, so `down` never touches another lab's.
+  const nsPrefix = `${DEFAULT_LAB_CONFIG.nsPrefix}${name}-`;
   const int = (name: string, v: string | undefined, lo: number, hi: number) =>
     intFlag('lab', name, v, lo, hi);
   switch (action) {
@@ -282,6 +290,7 @@ export async function run(argv: string[]): Promise<number> {
         ...DEFAULT_LAB_OPTIONS,
         ...DEFAULT_LAB_CONFIG,
         dir,
+        nsPrefix,
         mode: values.mode as Mode,
         members: int('members', values.members, 2, 8) ?? DEFAULT_LAB_OPTIONS.members,
         candidates: int('candidates', values.candidates, 1, 7) ?? DEFAULT_LAB_OPTIONS.candidates,
@@ -315,7 +324,7 @@ export async function run(argv: string[]): Promise<number> {
         json: values.json!,
       });
     case 'down':
-      return down(dir, DEFAULT_LAB_CONFIG.nsPrefix);
+      return down(dir, nsPrefix);
     default:
       throw new UsageError(`mcgw lab: unknown action "${action}" (up, status, run, down)`);
   }
