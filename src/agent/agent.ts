@@ -107,6 +107,7 @@ export class Agent {
   private rootRoutes: string[] = [];
   private chain: Promise<void> = Promise.resolve();
   private graceTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private accepting: AcceptRule | undefined;
   private stopped = false;
   readonly stats = { reconciles: 0, kernelChanges: 0, errors: 0, skipped: 0 };
@@ -142,16 +143,24 @@ export class Agent {
     for (const [k, v] of Object.entries(l)) if (!this.liveness.has(k)) this.liveness.set(k, v);
   }
 
-  /** Serialises kernel work: one reconcile at a time, in order. */
+  /**
+   * Serialises kernel work: one reconcile at a time, in order. Never rejects: a failed pass is
+   * logged and counted, and a full pass (which reads the kernel again) follows a second later.
+   */
   reconcile(reason: string, full: boolean, bfdAt?: number): Promise<void> {
     const job = this.chain.then(() => this.reconcileNow(reason, full, bfdAt));
     this.chain = job.catch((err: unknown) => {
       this.stats.errors++;
       // What the kernel holds is unknown after a failure: the next pass reads it.
       this.applied = undefined;
-      this.o.log.error('reconcile failed', { reason, error: (err as Error).message });
+      this.o.log.error('reconcile failed; retrying in 1 s', { reason, error: (err as Error).message });
+      if (!this.retryTimer && !this.stopped)
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          void this.reconcile('retry', true);
+        }, 1000).unref();
     });
-    return job;
+    return this.chain;
   }
 
   private async reconcileNow(reason: string, full: boolean, bfdAt?: number): Promise<void> {
@@ -356,6 +365,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.chain;
     await this.runner?.close({ adminDown: false });
     this.ip.close();
@@ -364,8 +374,11 @@ export class Agent {
 
 function runBridge(script: string, netns?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = execFile('bridge', [...(netns ? ['-n', netns] : []), '-batch', '-'], (err, _out, stderr) =>
-      err ? reject(new Error(`bridge -batch: ${stderr.trim() || err.message}`)) : resolve(),
+    const p = execFile(
+      'bridge',
+      [...(netns ? ['-n', netns] : []), '-force', '-batch', '-'],
+      (err, _out, stderr) =>
+        err ? reject(new Error(`bridge -batch: ${stderr.trim() || err.message}`)) : resolve(),
     );
     p.stdin?.end(script);
   });
