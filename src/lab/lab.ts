@@ -423,7 +423,7 @@ export class Lab {
     const name = `controller-${c.id}-${replica}`;
     return (
       this.procs.procs.get(name) ??
-      this.procs.add({ name, cmd: process.execPath, args: this.controllerArgs(c, name) })
+      this.procs.add({ name, cmd: process.execPath, args: this.controllerArgs(c, name), restartOnExit: true })
     );
   }
 
@@ -490,7 +490,7 @@ export class Lab {
     const name = `agent-${n.name}`;
     return (
       this.procs.procs.get(name) ??
-      this.procs.add({ name, netns: this.ns(n), cmd: 'nice', args: this.agentArgs(n) })
+      this.procs.add({ name, netns: this.ns(n), cmd: 'nice', args: this.agentArgs(n), restartOnExit: true })
     );
   }
 
@@ -590,6 +590,13 @@ export class Lab {
       dirs.length === this.plan.clusters.length * (this.plan.clusters.length - 1) &&
       dirs.every((d) => d.received > 0 && d.lost === 0)
     );
+  }
+
+  /** Unasked exits of agents and controllers so far (each was restarted a second later). */
+  crashes(): number {
+    let n = 0;
+    for (const p of this.procs.procs.values()) n += p.crashes;
+    return n;
   }
 
   /** The identity holding a member's controller election Lease. */

@@ -19,6 +19,8 @@ export interface ProcSpec {
   readyLine?: RegExp;
   /** Keep stdin open as a pipe (for processes driven by commands). */
   stdin?: boolean;
+  /** Start it again a second after it exits unasked, as a kubelet restarts a crashed container. */
+  restartOnExit?: boolean;
 }
 
 export class LabProcessError extends Error {
@@ -27,6 +29,9 @@ export class LabProcessError extends Error {
 
 export class LabProcess {
   child: ChildProcess | undefined;
+  /** Exits nobody asked for (crashes), counted over the process's life. */
+  crashes = 0;
+  private stopping = false;
   private lineListeners: ((line: string) => void)[] = [];
 
   constructor(
@@ -59,6 +64,12 @@ export class LabProcess {
     });
     closeSync(log);
     this.child = child;
+    this.stopping = false;
+    child.once('exit', () => {
+      if (this.stopping || this.child !== child) return;
+      this.crashes++;
+      if (s.restartOnExit) setTimeout(() => void this.start().catch(() => {}), 1000).unref();
+    });
     createInterface({ input: child.stdout! }).on('line', (l) => {
       for (const f of this.lineListeners) f(l);
     });
@@ -101,6 +112,7 @@ export class LabProcess {
     const c = this.child;
     if (!c || !this.running) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    this.stopping = true;
     c.kill(signal);
     const t = await Promise.race([exited.then(() => 'exited'), sleep(graceMs).then(() => 'timeout')]);
     if (t === 'timeout') {

@@ -11,6 +11,8 @@ export interface Summary {
   falseFailovers: number;
   /** Trials whose victim the control plane never replaced within the observation time. */
   notRestored: number;
+  /** mcgw processes that exited unasked, over all trials. */
+  crashes: number;
 }
 
 export interface ScenarioReport {
@@ -47,6 +49,7 @@ export function summarize(trials: readonly TrialResult[]): Summary {
       : null,
     falseFailovers: trials.reduce((n, t) => n + t.falseFailovers, 0),
     notRestored: trials.filter((t) => t.victim !== null && t.controlPlaneRestoreMs === null).length,
+    crashes: trials.reduce((n, t) => n + (t.crashes ?? 0), 0),
   };
 }
 

@@ -182,6 +182,8 @@ export interface TrialResult {
   controlPlaneRestoreMs: number | null;
   /** Gateways other agents than the victim declared down during the trial, the victim aside. */
   falseFailovers: number;
+  /** mcgw processes that exited unasked during the trial (the lab restarts them, as a kubelet would). */
+  crashes: number;
 }
 
 /** The Node of `from` whose Gateway carries the test flow to `to`, read from the kernel's choice. */
@@ -266,6 +268,7 @@ export async function runTrial(
   const [a, b] = lab.plan.clusters as [LabCluster, LabCluster];
   const victim = def.breaksGateway ? await carrier(lab, a, b) : undefined;
   const mark = `${name}-${trial}-${Date.now()}`;
+  const crashesBefore = lab.crashes();
   await lab.trafficCommand('mark', mark);
   await sleep(300);
   const t0 = Date.now();
@@ -306,6 +309,7 @@ export async function runTrial(
     lostPackets: Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, v.lost])),
     controlPlaneRestoreMs: restore,
     falseFailovers: new Set(downs.map((d) => d.peer)).size,
+    crashes: lab.crashes() - crashesBefore,
   };
 }
 
@@ -373,5 +377,9 @@ function describe(r: TrialResult): string {
     .map(([d, v]) => `${d} ${v} ms`)
     .join(', ');
   const restore = r.controlPlaneRestoreMs === null ? 'n/a' : `${r.controlPlaneRestoreMs} ms`;
-  return `${r.victim ?? 'no victim'}: loss ${w}; control plane restore ${restore}; false failovers ${r.falseFailovers}`;
+  return (
+    `${r.victim ?? 'no victim'}: loss ${w}; control plane restore ${restore}; ` +
+    `false failovers ${r.falseFailovers}` +
+    (r.crashes ? `; CRASHES ${r.crashes}` : '')
+  );
 }

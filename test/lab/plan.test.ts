@@ -59,6 +59,7 @@ const trial = (n: number, ab: number, ba: number, restore: number | null, ff = 0
   lostPackets: { 'a>b': ab, 'b>a': ba },
   controlPlaneRestoreMs: restore,
   falseFailovers: ff,
+  crashes: 0,
 });
 
 describe('report', () => {
