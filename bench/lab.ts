@@ -1,0 +1,78 @@
+// bench:lab: the lab's scenarios in both modes, through the `mcgw lab` command line exactly as a
+// user runs it, and the report table written to the "ClusterSet lab" section of docs/BENCHMARKS.md.
+// Needs root. About 15 minutes per mode with the defaults (the soak is most of it).
+//   npm run bench:lab -- [--trials N] [--other-trials N] [--baseline-trials N] [--soak-seconds N]
+//                        [--modes ActiveStandby,ActiveActive] [--no-write]
+import { spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { markdownTable } from '../src/lab/report.ts';
+import type { ScenarioReport } from '../src/lab/report.ts';
+import { SCENARIOS } from '../src/lab/scenarios.ts';
+import { writeSection } from './report.ts';
+
+const MCGW = fileURLToPath(new URL('../bin/mcgw.js', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '10' },
+    'other-trials': { type: 'string', default: '3' },
+    'baseline-trials': { type: 'string', default: '2' },
+    'soak-seconds': { type: 'string', default: '600' },
+    modes: { type: 'string', default: 'ActiveStandby,ActiveActive' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+
+const say = (s: string) => process.stderr.write(`# ${s}\n`);
+const lab = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [MCGW, 'lab', '--name', 'bench', ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`mcgw lab ${args.join(' ')} exited ${r.status}`);
+  return r.stdout;
+};
+
+const reports: ScenarioReport[] = [];
+const began = new Date();
+for (const mode of values.modes!.split(',')) {
+  say(`${mode}: mcgw lab up`);
+  lab('down');
+  lab('up', '--mode', mode);
+  try {
+    for (const name of Object.keys(SCENARIOS)) {
+      const args =
+        name === 'gateway-death'
+          ? ['--trials', values.trials!, '--baseline-trials', values['baseline-trials']!]
+          : name === 'soak'
+            ? ['--trials', '1', '--observe-seconds', values['soak-seconds']!]
+            : ['--trials', values['other-trials']!, '--baseline-trials', '0'];
+      say(`${mode}: ${name} ${args.join(' ')}`);
+      const r = JSON.parse(lab('run', name, '--json', ...args)) as ScenarioReport;
+      reports.push(r);
+      process.stdout.write(`${markdownTable([r]).split('\n')[2]}\n`);
+    }
+  } finally {
+    lab('down');
+  }
+}
+
+const table = markdownTable(reports);
+const body = [
+  `Command: \`npm run bench:lab -- --trials ${values.trials} --other-trials ${values['other-trials']} --baseline-trials ${values['baseline-trials']} --soak-seconds ${values['soak-seconds']}\`,`,
+  `run ${began.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${availableParallelism()} CPUs (1-minute load average at the end: ${loadavg()[0]!.toFixed(1)}).`,
+  'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up` per mode: a leader and two members,',
+  '3 Gateway candidates and 1 worker per member, 2 Gateways, BFD 50 ms x 3, 1,000 packets per second each way.',
+  'Loss windows are per direction, p50 and max over all trials and both directions; the baseline (agents',
+  'without BFD following Gateway objects, controllers judging Nodes by NotReady after the 40 s grace) runs in',
+  "the same lab right after, and the ratio is its p50 over mcgw's. See docs/lab.md for what each scenario breaks.",
+  '',
+  table,
+].join('\n');
+if (values['no-write']) say('docs/BENCHMARKS.md left as it is (--no-write)');
+else {
+  await writeSection('ClusterSet lab', body);
+  say('wrote ## ClusterSet lab in docs/BENCHMARKS.md');
+}
