@@ -244,7 +244,9 @@ export class Agent {
   private async syncSessions(plan: DatapathPlan): Promise<void> {
     const inp = this.inputs!;
     const local = plan.selfInner ?? inp.internalIP;
-    const want = new Map(plan.peers.map((p) => [`${local}>${p.inner}`, p]));
+    // Keyed by the Gateway too: a replacement can inherit a dead Gateway's inner address, and its
+    // session must start afresh and feed its own liveness, not the dead one's.
+    const want = new Map(plan.peers.map((p) => [`${local}>${p.inner}>${p.key}`, p]));
     this.runner ??= new BfdRunner({
       ...(this.o.bfd.ttlCheck && { ttlCheck: this.o.bfd.ttlCheck }),
       ...(this.o.bfd.port && { singleHopPort: this.o.bfd.port }),
