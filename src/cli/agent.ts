@@ -1,11 +1,13 @@
 // `mcgw agent`: the per-Node agent. Plans and programs this Node's cross-cluster datapath, runs BFD
-// to the Gateways it tunnels to, and renews its Gateway Lease while it is one.
+// to the Gateways it tunnels to, renews its Gateway Lease while it is one, and reports a local
+// Gateway it sees go Down by BFD to the controller.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Agent } from '../agent/agent.ts';
 import { loadInputs, saveInputs } from '../agent/inputs.ts';
 import type { AgentInputs } from '../agent/inputs.ts';
 import type { KubeSource } from '../agent/kubesource.ts';
+import type { BfdDownReporter } from '../agent/reporter.ts';
 import { effectiveSpec } from '../controller/plan.ts';
 import type { LeaseRenewer } from '../lease/renewer.ts';
 import { AgentMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
@@ -33,6 +35,8 @@ Usage: mcgw agent --node NAME [flags]
   --log-level LEVEL       debug, info, warn or error
 
 Stopping the agent (SIGTERM) leaves the datapath as it is, so a restart loses no traffic.
+With a kubeconfig, a Gateway of this cluster that BFD sees go Down is reported as an Event in
+mcgw-system (one per failure, whichever Node is first), so the controller can re-place it sooner.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -62,8 +66,11 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`mcgw agent: --steer-by must be bfd or gateways, got "${steerBy}"`);
   const stateFile = values['state-file'] ?? `/var/lib/mcgw/agent-${node}.json`;
   const registry = createRegistry({ processMetrics: true });
+  const metrics = new AgentMetrics(registry);
+  // Set once the agent has a kubeconfig; declared before the Agent, whose callbacks read it.
+  let reporter: BfdDownReporter | undefined;
   const agent = new Agent({
-    metrics: new AgentMetrics(registry),
+    metrics,
     innerCIDR: values['inner-cidr']!,
     bfd: {
       txMs: intFlag('agent', 'bfd-tx-ms', values['bfd-tx-ms'], 10, 60_000) ?? 50,
@@ -80,6 +87,11 @@ export async function run(argv: string[]): Promise<number> {
         inner: peer.inner,
         ...(change && { bfdAtMs: change.atMs }),
       });
+      // A Gateway of this cluster that BFD saw go Down (not one that never came Up within the
+      // startup grace): tell the controller, which re-places it sooner if its Lease is silent too.
+      // Fire and forget: the route change above never waits on the apiserver.
+      if (!up && change && reporter && peer.cluster === agent.currentInputs?.cluster)
+        void reporter.report({ gateway: peer.node, inner: peer.inner, diag: change.diag });
       void persist();
     },
     onApplied: (i) => log.info('applied', i),
@@ -130,12 +142,27 @@ export async function run(argv: string[]): Promise<number> {
   if (values.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
     // Loaded only here: @kubernetes/client-node costs about 75 MiB of RSS, which an agent running
     // from its state file alone does not need.
-    const [{ loadKubeConfig, makeClients }, { KubeSource }, { LeaseRenewer }] = await Promise.all([
+    const [
+      { loadKubeConfig, makeClients },
+      { KubeSource },
+      { LeaseRenewer },
+      { BfdDownReporter, kubeReporterApi },
+    ] = await Promise.all([
       import('../kube/client.ts'),
       import('../agent/kubesource.ts'),
       import('../lease/renewer.ts'),
+      import('../agent/reporter.ts'),
     ]);
     const clients = makeClients(loadKubeConfig(values.kubeconfig));
+    // ClusterGateway uids by Node: a report names the placement it saw fail.
+    const uids = new Map<string, string>();
+    reporter = new BfdDownReporter({
+      node,
+      api: kubeReporterApi(clients.kc),
+      uidOf: (gw) => uids.get(gw),
+      log,
+      metrics,
+    });
     source = new KubeSource({
       clients,
       node,
@@ -145,6 +172,8 @@ export async function run(argv: string[]): Promise<number> {
       },
       // The agent on a Gateway Node is what renews that Gateway's Lease.
       onObjects: (gateways, policies) => {
+        uids.clear();
+        for (const g of gateways) if (g.metadata.uid) uids.set(g.spec.nodeName, g.metadata.uid);
         const mine = gateways.some((g) => g.spec.nodeName === node);
         const spec = effectiveSpec(policies[0]?.spec);
         if (mine && !renewer) {

@@ -1,6 +1,13 @@
 // The member-cluster controller: informers feed one work queue; the elected leader turns the cached
 // state into a Plan (plan.ts) and carries it out. Standby replicas keep warm caches and write nothing.
-import type { KubernetesListObject, KubernetesObject, V1Lease, V1Node } from '@kubernetes/client-node';
+import type {
+  CoreV1Event,
+  KubernetesListObject,
+  KubernetesObject,
+  V1Lease,
+  V1Node,
+} from '@kubernetes/client-node';
+import { BFD_DOWN_SELECTOR, parseBfdDownEvent } from '../api/bfdreport.ts';
 import { GROUP, SYSTEM_NAMESPACE, VERSION, NODE_LABEL, gatewayLeaseName } from '../api/group.ts';
 import type { ClusterGateway, GatewayPolicy } from '../api/types.ts';
 import type { Clients } from '../kube/client.ts';
@@ -11,6 +18,7 @@ import type { ResilientInformer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leaderelection.ts';
 import type { ControllerMetrics } from '../metrics/controller.ts';
 import type { Logger } from '../util/log.ts';
+import { BfdReports, judgeLease, renewedSince } from './bfdreports.ts';
 import { LeaseTracker, renewalVersion } from './leasetracker.ts';
 import { plan } from './plan.ts';
 import type { Plan, PlannedEvent } from './plan.ts';
@@ -47,6 +55,7 @@ const crd = (plural: string) => ({ group: GROUP, version: VERSION, plural });
 export class GatewayController {
   private readonly queue = new WorkQueue<string>();
   private readonly tracker = new LeaseTracker();
+  private readonly bfdReports = new BfdReports();
   private readonly lastFailure = new Map<string, number>();
   private leaseGraceFrom = 0;
   private readonly reported = new Set<string>();
@@ -58,6 +67,11 @@ export class GatewayController {
         leases: ResilientInformer<V1Lease>;
       }
     | undefined;
+  /**
+   * BFD Down reports from agents. Apart from `informers`: they only speed detection up, so the
+   * controller is ready and places Gateways without them (e.g. RBAC from an older chart).
+   */
+  private reportInformer: ResilientInformer<CoreV1Event> | undefined;
   private elector: LeaderElector | undefined;
   private leading = false;
   private running = false;
@@ -121,7 +135,10 @@ export class GatewayController {
             if (!node) return;
             if (kind === 'delete') this.tracker.forget(node);
             // Only a renewal that is new to us counts as a sign of life.
-            else if (this.tracker.observe(node, renewalVersion(lease), this.now())) kick();
+            else if (this.tracker.observe(node, renewalVersion(lease), this.now())) {
+              this.clearReportIfRenewed(node);
+              kick();
+            }
           },
           onError: onError('leases'),
           onRecover: () => {
@@ -131,6 +148,7 @@ export class GatewayController {
         },
       ),
     };
+    this.reportInformer = this.watchReports();
     this.running = true;
     this.workerDone = this.worker();
 
@@ -199,15 +217,91 @@ export class GatewayController {
     }
   }
 
-  private leaseState(node: string, durationMs: number, now: number) {
+  /**
+   * Watches the BFD Down reports agents write in mcgw-system. Reports already there when the watch
+   * first lists are history (a failure already handled, or one this process cannot date) and are
+   * ignored; a standby replica keeps watching, so a newly elected leader has the recent ones.
+   */
+  private watchReports(): ResilientInformer<CoreV1Event> {
+    const { clients: c, log } = this.o;
+    let listed = false;
+    const inf = startInformer<CoreV1Event>(
+      c.kc,
+      `/api/v1/namespaces/${SYSTEM_NAMESPACE}/events`,
+      () => c.core.listNamespacedEvent({ namespace: SYSTEM_NAMESPACE, labelSelector: BFD_DOWN_SELECTOR }),
+      {
+        labelSelector: BFD_DOWN_SELECTOR,
+        maxBackoffMs: 30_000,
+        onChange: (kind, obj) => {
+          if (kind !== 'add' || !listed) return;
+          const r = parseBfdDownEvent(obj as CoreV1Event);
+          if (!r) return;
+          const uid = this.informers?.gateways.get(r.gateway)?.metadata?.uid;
+          if (uid !== r.uid) {
+            // About a placement that is gone already (replaced, or removed by the Lease rule).
+            this.o.metrics?.bfdReport('ignored');
+            log.debug('BFD down report about no current Gateway', {
+              gateway: r.gateway,
+              reporter: r.reporter,
+            });
+            return;
+          }
+          if (renewedSince(this.tracker.version(r.gateway), r.renewal)) {
+            this.o.metrics?.bfdReport('ignored');
+            log.info('BFD down report ignored: the Lease was renewed since', {
+              gateway: r.gateway,
+              reporter: r.reporter,
+            });
+            return;
+          }
+          this.bfdReports.add({ ...r, seenAt: this.now() });
+          this.o.metrics?.bfdReport('suspected');
+          log.info('gateway reported down by BFD; failing it early if its Lease stays silent', {
+            gateway: r.gateway,
+            reporter: r.reporter,
+            event: obj.metadata?.name,
+          });
+          this.queue.add(KEY);
+        },
+        onError: (err: unknown, retry: number) =>
+          log.warn('watch failed, retrying', {
+            resource: 'events',
+            error: apiMessage(err),
+            retryInMs: retry,
+          }),
+      },
+    );
+    void inf.synced.then(() => (listed = true));
+    return inf;
+  }
+
+  /** A renewal later than the one a report read: the Gateway is alive, the report was a Node's own path. */
+  private clearReportIfRenewed(node: string): void {
+    const s = this.bfdReports.peek(node);
+    if (!s || !renewedSince(this.tracker.version(node), s.renewal)) return;
+    this.bfdReports.delete(node);
+    this.o.metrics?.bfdReportCleared();
+    this.o.log.info('BFD down report cleared: the Lease was renewed since', {
+      gateway: node,
+      reporter: s.reporter,
+    });
+  }
+
+  private leaseState(node: string, durationMs: number, renewIntervalMs: number, now: number) {
     if (this.o.ignoreLeases) return { state: 'fresh' as const, expiresAt: now + durationMs };
-    const seen = this.tracker.expiresAt(node, durationMs);
-    if (seen === undefined) return { state: 'absent' as const };
     // While the Lease watch was broken (apiserver down) no renewal could be seen, so silence counts
-    // only from when the watch recovered; otherwise an apiserver outage would fail every Gateway.
-    const expiresAt = Math.max(seen, this.leaseGraceFrom + durationMs);
-    if (now >= expiresAt) return { state: 'expired' as const, expiresAt };
-    return { state: this.tracker.isPlacedOnly(node) ? ('pending' as const) : ('fresh' as const), expiresAt };
+    // only from when the watch recovered (graceFrom); otherwise an apiserver outage would fail
+    // every Gateway.
+    return judgeLease({
+      seenAt: this.tracker.lastSeen(node),
+      placedOnly: this.tracker.isPlacedOnly(node),
+      version: this.tracker.version(node),
+      graceFrom: this.leaseGraceFrom,
+      durationMs,
+      renewIntervalMs,
+      report: this.bfdReports.get(node, this.informers?.gateways.get(node)?.metadata?.uid),
+      now,
+    });
   }
 
   /** One pass: plan from the caches, then write. Returns when to come back, if at all. */
@@ -219,7 +313,7 @@ export class GatewayController {
       policies: i.policies.list(),
       nodes: i.nodes.list(),
       gateways: i.gateways.list(),
-      lease: (node, d) => this.leaseState(node, d, now),
+      lease: (node, d, r) => this.leaseState(node, d, r, now),
       now,
       lastFailure: this.lastFailure,
     });
@@ -279,8 +373,14 @@ export class GatewayController {
         await c.custom.deleteClusterCustomObject({ ...crd('clustergateways'), name: r.name });
         this.wrote('clustergateways', 'delete');
         this.o.metrics?.removed(r.reason, before);
+        if (r.bfdReportedBy) this.o.metrics?.bfdEarlyFailure();
         this.tracker.forget(r.name);
-        log.info('removed gateway', { node: r.name, reason: r.reason });
+        this.bfdReports.delete(r.name);
+        log.info('removed gateway', {
+          node: r.name,
+          reason: r.reason,
+          ...(r.bfdReportedBy && { bfdReportedBy: r.bfdReportedBy }),
+        });
         await emitAbout(r.name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -374,6 +474,7 @@ export class GatewayController {
     this.queue.shutDown();
     await this.workerDone;
     await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));
+    await this.reportInformer?.stop();
   }
 }
 

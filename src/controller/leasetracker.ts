@@ -37,6 +37,12 @@ export class LeaseTracker {
     return this.seen.has(node);
   }
 
+  /** The renewal last seen (renewalVersion()), or undefined if the Lease was never seen. */
+  version(node: string): string | undefined {
+    const v = this.seen.get(node)?.version;
+    return v === '' ? undefined : v;
+  }
+
   /** When a renewal was last seen, by the observer's clock. */
   lastSeen(key: string): number | undefined {
     return this.seen.get(key)?.at;

@@ -27,8 +27,16 @@ export interface PlanInput {
   policies: readonly GatewayPolicy[];
   nodes: readonly V1Node[];
   gateways: readonly ClusterGateway[];
-  /** The gateway Lease of a node, judged by the controller's clock (see LeaseTracker). */
-  lease(node: string, durationMs: number): { state: LeaseState; expiresAt?: number };
+  /**
+   * The gateway Lease of a node, judged by the controller's clock (see LeaseTracker and
+   * judgeLease() in bfdreports.ts). `bfd` is set when it expired early: an agent reported the
+   * Gateway down by BFD and the Lease has been silent for 2 x renewIntervalMs since.
+   */
+  lease(
+    node: string,
+    durationMs: number,
+    renewIntervalMs: number,
+  ): { state: LeaseState; expiresAt?: number; bfd?: { reporter: string; silentMs: number } };
   now: number;
   lastFailure: ReadonlyMap<string, number>;
 }
@@ -49,7 +57,8 @@ export interface Plan {
   policy?: string;
   create: ClusterGateway[];
   update: ClusterGateway[];
-  remove: { name: string; reason: string; message: string }[];
+  /** `bfdReportedBy`: a LeaseExpired removal that a BFD report brought forward, and who reported. */
+  remove: { name: string; reason: string; message: string; bfdReportedBy?: string }[];
   gatewayStatus: { name: string; status: ClusterGatewayStatus }[];
   policyStatus: { name: string; status: GatewayPolicyStatus }[];
   events: PlannedEvent[];
@@ -186,9 +195,8 @@ export function plan(input: PlanInput): Plan {
     node: g.spec.nodeName,
     priority: g.spec.priority,
   }));
-  const failedNow = new Set(
-    current.filter((c) => input.lease(c.node, spec.leaseDurationMs).state === 'expired').map((c) => c.node),
-  );
+  const lease = (node: string) => input.lease(node, spec.leaseDurationMs, spec.renewIntervalMs);
+  const failedNow = new Set(current.filter((c) => lease(c.node).state === 'expired').map((c) => c.node));
 
   const result: ScheduleResult = schedule({
     candidates,
@@ -218,8 +226,14 @@ export function plan(input: PlanInput): Plan {
       ScaledDown: `the policy asks for ${desired} instances`,
       NoPolicy: 'no GatewayPolicy exists in this cluster',
     };
-    const message = `Removed Gateway instance on node ${r.node}: ${why[reason] ?? reason}`;
-    out.remove.push({ name: r.node, reason, message });
+    // Still LeaseExpired (hold-down, failover counts and `mcgw status` treat it as one), but the
+    // message says the Lease was judged by the shorter rule a BFD report brings.
+    const early = reason === 'LeaseExpired' ? lease(r.node).bfd : undefined;
+    const detail = early
+      ? `node ${early.reporter} reported it down by BFD and its gateway Lease was silent for ${early.silentMs} ms (over 2 renew intervals of ${spec.renewIntervalMs} ms, before the ${spec.leaseDurationMs} ms Lease duration)`
+      : (why[reason] ?? reason);
+    const message = `Removed Gateway instance on node ${r.node}: ${detail}`;
+    out.remove.push({ name: r.node, reason, message, ...(early && { bfdReportedBy: early.reporter }) });
     if (FAILURE_REASONS.has(r.reason)) out.failed.push(r.node);
     if (policyRef)
       out.events.push({
@@ -286,9 +300,7 @@ export function plan(input: PlanInput): Plan {
   for (const s of result.skipped) out.skipped.push({ node: s.node, reason: s.reason, detail: s.detail });
 
   // Status of every instance in the new assignment, and the role the controller expects it to have.
-  const ready = new Map(
-    result.assignment.map((i) => [i.node, input.lease(i.node, spec.leaseDurationMs).state === 'fresh']),
-  );
+  const ready = new Map(result.assignment.map((i) => [i.node, lease(i.node).state === 'fresh']));
   const byRank = [...result.assignment].sort(
     (a, b) => b.priority - a.priority || a.node.localeCompare(b.node),
   );
@@ -378,10 +390,10 @@ export function plan(input: PlanInput): Plan {
     });
   }
 
-  // Wake up when the first fresh Lease would expire, or a hold-down ends.
+  // Wake up when the first fresh Lease would expire (early, under a BFD report), or a hold-down ends.
   let wake = result.nextWakeMs;
   for (const inst of result.assignment) {
-    const l = input.lease(inst.node, spec.leaseDurationMs);
+    const l = lease(inst.node);
     if ((l.state === 'fresh' || l.state === 'pending') && l.expiresAt !== undefined)
       wake = wake === undefined ? l.expiresAt : Math.min(wake, l.expiresAt);
   }

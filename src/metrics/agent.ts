@@ -54,7 +54,25 @@ export const agentMetricSet = defineMetrics('agent', {
     name: 'mcgw_agent_skipped_inputs',
     help: 'Inputs the datapath planner left out (unusable address, overlapping CIDR...); the agent logs each with its reason.',
   },
+  bfdDownReports: {
+    type: 'counter',
+    name: 'mcgw_agent_bfd_down_reports_total',
+    help: 'Local Gateways seen going Down by BFD and reported to the controller, by result (sent; duplicate: another Node reported that failure first; skipped: no-gateway, no-lease, busy, backoff; error).',
+    labels: ['result'],
+  },
 });
+
+/** What became of one BFD Down report (src/agent/reporter.ts). */
+export type ReportResult = 'sent' | 'duplicate' | 'no-gateway' | 'no-lease' | 'busy' | 'backoff' | 'error';
+export const REPORT_RESULTS: readonly ReportResult[] = [
+  'sent',
+  'duplicate',
+  'no-gateway',
+  'no-lease',
+  'busy',
+  'backoff',
+  'error',
+];
 
 export class AgentMetrics {
   readonly m: ReturnType<typeof agentMetricSet>;
@@ -62,6 +80,11 @@ export class AgentMetrics {
   constructor(reg: Registry) {
     this.m = agentMetricSet(reg);
     this.m.failovers.inc(0);
+    for (const result of REPORT_RESULTS) this.m.bfdDownReports.inc({ result }, 0);
+  }
+
+  reported(result: ReportResult): void {
+    this.m.bfdDownReports.inc({ result });
   }
 
   transition(state: BfdState, diag: number, lateMs: number | undefined): void {

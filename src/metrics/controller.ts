@@ -52,6 +52,22 @@ export const controllerMetricSet = defineMetrics('controller', {
     name: 'mcgw_controller_is_leader',
     help: '1 while this replica holds the controller election Lease and writes, 0 otherwise.',
   },
+  bfdReports: {
+    type: 'counter',
+    name: 'mcgw_controller_bfd_reports_total',
+    help: 'BFD Down reports from agents seen, by result: suspected (about a current Gateway whose Lease was not renewed since; judged by the shorter rule), ignored (about a Gateway gone or renewed since).',
+    labels: ['result'],
+  },
+  bfdReportsCleared: {
+    type: 'counter',
+    name: 'mcgw_controller_bfd_reports_cleared_total',
+    help: "BFD Down reports lifted by a Lease renewal later than the report: the Gateway was alive, the reporting Node's own path had failed.",
+  },
+  bfdEarlyFailures: {
+    type: 'counter',
+    name: 'mcgw_controller_bfd_early_failures_total',
+    help: 'Gateway instances removed as LeaseExpired before the Lease duration, because a BFD Down report came with a Lease silent for 2 renew intervals.',
+  },
 });
 
 export type GatewayState = 'desired' | 'placed' | 'ready' | 'active';
@@ -121,6 +137,9 @@ export class ControllerMetrics {
       this.m.writes.inc({ resource: 'clustergateways', verb }, 0);
     this.m.writes.inc({ resource: 'gatewaypolicies', verb: 'status' }, 0);
     this.m.writes.inc({ resource: 'events', verb: 'create' }, 0);
+    for (const result of ['suspected', 'ignored']) this.m.bfdReports.inc({ result }, 0);
+    this.m.bfdReportsCleared.inc(0);
+    this.m.bfdEarlyFailures.inc(0);
   }
 
   leading(on: boolean): void {
@@ -152,6 +171,18 @@ export class ControllerMetrics {
 
   placed(p: Plan): void {
     this.m.placements.inc({ reason: placementReason(p) });
+  }
+
+  bfdReport(result: 'suspected' | 'ignored'): void {
+    this.m.bfdReports.inc({ result });
+  }
+
+  bfdReportCleared(): void {
+    this.m.bfdReportsCleared.inc();
+  }
+
+  bfdEarlyFailure(): void {
+    this.m.bfdEarlyFailures.inc();
   }
 
   /** An instance was deleted; `before` is its cached object, whose role tells whether it was Active. */

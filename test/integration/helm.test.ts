@@ -18,6 +18,8 @@ import { HEARTBEAT_LABEL, HEARTBEAT_LEASE } from '../../src/api/group.ts';
 import { makeClients } from '../../src/kube/client.ts';
 import { apiMessage, statusCode } from '../../src/kube/errors.ts';
 import { rawRequest } from '../../src/kube/raw.ts';
+import { kubeReporterApi } from '../../src/agent/reporter.ts';
+import { bfdDownEvent } from '../../src/api/bfdreport.ts';
 import { addMember, storeLeaderSecret } from '../../src/leader/membership.ts';
 import { findBinaries, repoRoot } from '../../src/lab/binaries.ts';
 import type { ControlPlane } from '../../src/lab/controlplane.ts';
@@ -718,6 +720,8 @@ describe('helm charts on real apiservers', () => {
         { verb: 'update', ...leases({ namespace: ns, name: 'mcgw-controller' }) },
         { verb: 'get', resource: 'secrets', namespace: ns, name: 'mcgw-leader' },
         { verb: 'create', resource: 'events', namespace: 'default' },
+        // The agents' BFD Down reports.
+        ...each(['list', 'watch'], { resource: 'events', namespace: ns }),
       ],
       [
         ...each(WRITE, { resource: 'nodes' }),
@@ -730,6 +734,8 @@ describe('helm charts on real apiservers', () => {
         { verb: 'get', resource: 'secrets', namespace: ns, name: 'other' },
         { verb: 'get', resource: 'secrets', namespace: 'kube-system', name: 'mcgw-leader' },
         { verb: 'create', resource: 'events', namespace: 'kube-system' },
+        // It reads the agents' reports; it may not make or remove one.
+        ...each(['create', 'update', 'delete'], { resource: 'events', namespace: ns }),
         { verb: 'get', resource: 'namespaces', name: 'kube-system' },
         { verb: 'create', resource: 'namespaces' },
         { verb: 'list', resource: 'pods', namespace: ns },
@@ -737,7 +743,7 @@ describe('helm charts on real apiservers', () => {
     );
   });
 
-  test('SubjectAccessReviews: the agent only reads, and writes only Leases in mcgw-system', async () => {
+  test('SubjectAccessReviews: the agent only reads, and writes only Leases and BFD reports in mcgw-system', async () => {
     const ns = MEMBER_NS;
     const kinds = ['clustergateways', 'remoteclusters', 'gatewaypolicies', 'clustersetmembers'];
     await assertAccess(
@@ -748,6 +754,8 @@ describe('helm charts on real apiservers', () => {
         ...each(READ, { resource: 'nodes' }),
         ...kinds.flatMap((k) => each(READ, mcgw(k))),
         ...each(['get', 'create', 'update'], leases({ namespace: ns, name: 'gateway-n1' })),
+        // BFD Down reports (src/agent/reporter.ts).
+        { verb: 'create', resource: 'events', namespace: ns },
       ],
       [
         ...kinds.flatMap((k) => each(WRITE, mcgw(k))),
@@ -757,6 +765,8 @@ describe('helm charts on real apiservers', () => {
         ...each(['get', 'create', 'update'], leases({ namespace: 'kube-system' })),
         ...each(['get', 'list'], { resource: 'secrets', namespace: ns }),
         { verb: 'create', resource: 'events', namespace: 'default' },
+        // It adds reports; it may not read, change or remove anyone's.
+        ...each(['get', 'list', 'watch', 'update', 'patch', 'delete'], { resource: 'events', namespace: ns }),
       ],
     );
   });
@@ -949,6 +959,52 @@ describe('helm charts on real apiservers', () => {
     await forbidden(rawRequest(n1, 'DELETE', `${leasePath}/gateway-n3`), /cannot delete/);
     await rawRequest(memberKc, 'DELETE', `${leasePath}/gateway-n3`);
     await rawRequest(memberKc, 'DELETE', `${leasePath}/gateway-n1`);
+  });
+
+  test('acting as the agents: a BFD Down report is written by the first Node, refused as a duplicate to the second', async () => {
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${MEMBER_NS}/leases`;
+    await rawRequest(memberKc, 'POST', leasePath, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'gateway-n3', namespace: MEMBER_NS, labels: { 'mcgw.io/node': 'n3' } },
+      spec: { holderIdentity: 'n3', leaseDurationSeconds: 3, renewTime: '2026-01-01T00:00:00.000000Z' },
+    });
+    try {
+      const results: boolean[] = [];
+      for (const node of ['n1', 'n2']) {
+        const api = kubeReporterApi(agentOn.get(node)!.kc);
+        const lease = await api.lease('n3');
+        assert.equal(lease?.renewal, String(Date.parse('2026-01-01T00:00:00Z')));
+        assert.ok(lease.uid);
+        const ev = bfdDownEvent(
+          { gateway: 'n3', uid: 'uid-n3', renewal: lease.renewal, reporter: node, leaseUid: lease.uid },
+          'test',
+          Date.now(),
+        );
+        results.push(await api.createEvent(ev));
+      }
+      assert.deepEqual(results, [true, false]);
+      const evs = await rawRequest<{ items: Manifest[] }>(
+        memberKc,
+        'GET',
+        `/api/v1/namespaces/${MEMBER_NS}/events?labelSelector=mcgw.io%2Freport%3Dbfd-down`,
+      );
+      assert.equal(evs.items.length, 1);
+      // Not elsewhere.
+      await forbidden(
+        rawRequest(agentOn.get('n1')!.kc, 'POST', '/api/v1/namespaces/default/events', {
+          ...bfdDownEvent({ gateway: 'n3', uid: 'u', renewal: '1', reporter: 'n1' }, 'test', Date.now()),
+          metadata: { name: 'x', namespace: 'default' },
+        }),
+      );
+      await rawRequest(
+        memberKc,
+        'DELETE',
+        `/api/v1/namespaces/${MEMBER_NS}/events/${evs.items[0]!.metadata.name}`,
+      );
+    } finally {
+      await rawRequest(memberKc, 'DELETE', `${leasePath}/gateway-n3`);
+    }
   });
 
   test('running as their ServiceAccounts, controller, leader controller and agents make the ClusterSet work', async (t) => {
