@@ -17,6 +17,8 @@ import type { AgentMetrics } from '../metrics/agent.ts';
 import { cidrsOverlap, parseCIDR, parseIP } from '../util/ip.ts';
 import type { ParsedCIDR } from '../util/ip.ts';
 import type { Logger } from '../util/log.ts';
+import { summarizeSessions } from './bfdsummary.ts';
+import type { BfdSummary, SessionView } from './bfdsummary.ts';
 import { IpBatch } from './ipbatch.ts';
 import type { AgentInputs } from './inputs.ts';
 import { readState, rootRouteCIDRs } from './kernel.ts';
@@ -108,6 +110,8 @@ export class Agent {
   private chain: Promise<void> = Promise.resolve();
   private graceTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** When each session (by local discriminator) last changed state, for the status summary. */
+  private readonly lastChange = new Map<number, number>();
   private accepting: AcceptRule | undefined;
   private stopped = false;
   readonly stats = { reconciles: 0, kernelChanges: 0, errors: 0, skipped: 0 };
@@ -312,6 +316,7 @@ export class Agent {
   }
 
   private onBfd(c: BfdRunnerStateChange): void {
+    this.lastChange.set(c.localDiscr, c.atMs);
     if (c.accepted) {
       // A local Node's session to this Gateway: counted and logged, never routed on.
       this.o.metrics?.transition(c.new, c.diag, c.observedAtMs - c.atMs);
@@ -337,6 +342,24 @@ export class Agent {
     if (!up) this.o.metrics?.m.failovers.inc();
     this.o.onLiveness?.(rec.peer, up, c);
     void this.reconcile(up ? 'bfd-up' : 'bfd-down', false, c.atMs);
+  }
+
+  /** Every BFD session in a form `mcgw status` shows (see bfdsummary.ts). */
+  bfdSummary(): BfdSummary {
+    const views: SessionView[] = [];
+    const live = new Set<number>();
+    for (const info of this.runner?.sessions() ?? []) {
+      live.add(info.localDiscr);
+      const rec = this.sessions.get(this.byDiscr.get(info.localDiscr) ?? '');
+      const changed = this.lastChange.get(info.localDiscr);
+      views.push({
+        snapshot: info.snapshot,
+        ...(rec && { peer: { key: rec.peer.key, address: rec.peer.inner } }),
+        ...(changed !== undefined && { lastChangeMs: changed }),
+      });
+    }
+    for (const d of this.lastChange.keys()) if (!live.has(d)) this.lastChange.delete(d);
+    return summarizeSessions(views, Date.now());
   }
 
   /** Brings the gauges up to date (session states, drop counters); called before each scrape. */

@@ -15,6 +15,11 @@ export interface RenewerOptions {
   labels?: Record<string, string>;
   renewIntervalMs?: number;
   leaseDurationMs?: number;
+  /**
+   * Annotations to carry on the Lease, asked for at every renewal (the agent's BFD summary rides
+   * along this way: no extra write). Keys not returned are left as they are.
+   */
+  annotations?: () => Record<string, string>;
   /** Called after each successful renewal, with the time it took. */
   onRenew?: (tookMs: number) => void;
   onError?: (msg: string) => void;
@@ -65,6 +70,11 @@ export class LeaseRenewer {
     return this.o.namespace ?? SYSTEM_NAMESPACE;
   }
 
+  private annotate(current: Record<string, string> | undefined): Record<string, string> | undefined {
+    const extra = this.o.annotations?.();
+    return extra ? { ...current, ...extra } : current;
+  }
+
   /** One renewal: update the cached Lease, re-reading it after a conflict, creating it if absent. */
   async renewOnce(): Promise<void> {
     const { api, node } = this.o;
@@ -90,6 +100,7 @@ export class LeaseRenewer {
                 ...(this.o.labels ?? { [NODE_LABEL]: node }),
                 'app.kubernetes.io/managed-by': 'mcgw',
               },
+              annotations: this.annotate(undefined),
             },
             spec: { ...spec, acquireTime: spec.renewTime },
           },
@@ -101,7 +112,14 @@ export class LeaseRenewer {
       this.cached = await api.replaceNamespacedLease({
         name,
         namespace,
-        body: { ...this.cached, spec: { ...this.cached.spec, ...spec } },
+        body: {
+          ...this.cached,
+          metadata: {
+            ...this.cached.metadata,
+            annotations: this.annotate(this.cached.metadata?.annotations),
+          },
+          spec: { ...this.cached.spec, ...spec },
+        },
       });
     } catch (err) {
       this.cached = undefined;
