@@ -39,25 +39,27 @@ export async function markAlive(path: string, leaseDurationMs?: number): Promise
 }
 
 /**
- * The saved inputs, minus this Node's own Gateway role when the agent was away longer than the
- * Lease (or for an unknown time); other Gateways stay, so the Node keeps routing through them.
+ * The saved inputs, minus this Node's own Gateway role when the agent is known to have been away
+ * longer than the Lease; other Gateways stay, so the Node keeps routing through them. With no
+ * record (first start) the role is kept: the data plane errs on the side of forwarding.
  */
 export function withoutStaleGatewayRole(
   inputs: AgentInputs,
   alive: AliveRecord | undefined,
   now: number,
+  defaultLeaseMs: number,
 ): { inputs: AgentInputs; awayMs?: number; dropped: boolean } {
   const mine = inputs.local.gateways.some((g) => g.node === inputs.node);
   if (!mine) return { inputs, dropped: false };
-  const awayMs = alive ? Math.max(0, now - alive.aliveAt) : undefined;
-  if (awayMs !== undefined && alive?.leaseDurationMs !== undefined && awayMs < alive.leaseDurationMs)
-    return { inputs, awayMs, dropped: false };
+  if (!alive) return { inputs, dropped: false };
+  const awayMs = Math.max(0, now - alive.aliveAt);
+  if (awayMs < (alive.leaseDurationMs ?? defaultLeaseMs)) return { inputs, awayMs, dropped: false };
   return {
     inputs: {
       ...inputs,
       local: { ...inputs.local, gateways: inputs.local.gateways.filter((g) => g.node !== inputs.node) },
     },
-    ...(awayMs !== undefined && { awayMs }),
+    awayMs,
     dropped: true,
   };
 }

@@ -4,6 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Agent } from '../agent/agent.ts';
+import { markAlive, readAlive, withoutStaleGatewayRole } from '../agent/aliveness.ts';
+import { BFD_SUMMARY_ANNOTATION } from '../agent/bfdsummary.ts';
 import { loadInputs, saveInputs } from '../agent/inputs.ts';
 import type { AgentInputs } from '../agent/inputs.ts';
 import type { KubeSource } from '../agent/kubesource.ts';
@@ -128,13 +130,32 @@ export async function run(argv: string[]): Promise<number> {
       saving = undefined;
     }
   };
+  const withKube = !!(values.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST);
+  const alivePath = `${stateFile}.alive`;
+  const alive = await readAlive(alivePath);
+  let leaseMs = alive?.leaseDurationMs;
   const saved = await loadInputs(stateFile);
+  let savedGateway = false;
   if (saved && 'error' in saved) log.warn('ignoring unreadable state file', { error: saved.error });
   else if (saved) {
     log.info('starting from saved state', { savedAt: saved.savedAt, remotes: saved.inputs.remotes.length });
     agent.seedLiveness(saved.liveness);
-    await agent.setInputs(saved.inputs);
+    // Away longer than a Gateway Lease, the role may belong to another Node now (with its inner
+    // address): wait for Kubernetes to confirm it. Without Kubernetes nobody can have moved it.
+    const fresh = withKube
+      ? withoutStaleGatewayRole(saved.inputs, alive, Date.now(), effectiveSpec(undefined).leaseDurationMs)
+      : { inputs: saved.inputs, dropped: false };
+    if (fresh.dropped)
+      log.info('away longer than a gateway lease: not acting as a gateway until Kubernetes confirms it', {
+        awayMs: fresh.awayMs,
+      });
+    savedGateway = fresh.inputs.local.gateways.some((g) => g.node === node);
+    await agent.setInputs(fresh.inputs);
   }
+  // Marks this agent alive every second, for the check above at the next start.
+  await markAlive(alivePath, leaseMs).catch(() => {});
+  const aliveTimer = setInterval(() => void markAlive(alivePath).catch(() => {}), 1000);
+  aliveTimer.unref();
 
   let source: KubeSource | undefined;
   let renewer: LeaseRenewer | undefined;
@@ -163,6 +184,27 @@ export async function run(argv: string[]): Promise<number> {
       log,
       metrics,
     });
+    const renewWith = (t: { renewIntervalMs: number; leaseDurationMs: number }) => {
+      renewer?.stop();
+      renewer = new LeaseRenewer({
+        api: clients.coordination,
+        node,
+        renewIntervalMs: t.renewIntervalMs,
+        leaseDurationMs: t.leaseDurationMs,
+        // The BFD summary rides on each renewal, for `mcgw status`.
+        annotations: () => ({ [BFD_SUMMARY_ANNOTATION]: JSON.stringify(agent.bfdSummary()) }),
+        onError: (msg) => log.warn('lease renewal failed', { error: msg }),
+      });
+      renewer.start();
+      log.info('renewing gateway lease', { lease: renewer.name, ...t });
+    };
+    // A Gateway restarting from its state renews at once, before the caches sync: a restart must
+    // not look like a failure to the controller.
+    if (savedGateway) {
+      const d = effectiveSpec(undefined);
+      renewWith({ renewIntervalMs: d.renewIntervalMs, leaseDurationMs: leaseMs ?? d.leaseDurationMs });
+    }
+    let timing = '';
     source = new KubeSource({
       clients,
       node,
@@ -176,19 +218,18 @@ export async function run(argv: string[]): Promise<number> {
         for (const g of gateways) if (g.metadata.uid) uids.set(g.spec.nodeName, g.metadata.uid);
         const mine = gateways.some((g) => g.spec.nodeName === node);
         const spec = effectiveSpec(policies[0]?.spec);
-        if (mine && !renewer) {
-          renewer = new LeaseRenewer({
-            api: clients.coordination,
-            node,
-            renewIntervalMs: spec.renewIntervalMs,
-            leaseDurationMs: spec.leaseDurationMs,
-            onError: (msg) => log.warn('lease renewal failed', { error: msg }),
-          });
-          renewer.start();
-          log.info('renewing gateway lease', { lease: renewer.name });
+        if (spec.leaseDurationMs !== leaseMs) {
+          leaseMs = spec.leaseDurationMs;
+          void markAlive(alivePath, leaseMs).catch(() => {});
+        }
+        const want = `${spec.renewIntervalMs}/${spec.leaseDurationMs}`;
+        if (mine && (!renewer || timing !== want)) {
+          timing = want;
+          renewWith(spec);
         } else if (!mine && renewer) {
           renewer.stop();
           renewer = undefined;
+          timing = '';
         }
       },
     });
@@ -218,6 +259,7 @@ export async function run(argv: string[]): Promise<number> {
   const sig = await untilSignal();
   log.info('stopping; the datapath stays as it is', { signal: sig });
   clearInterval(resync);
+  clearInterval(aliveTimer);
   renewer?.stop();
   await source?.stop();
   await persist();

@@ -30,27 +30,34 @@ const inputs: AgentInputs = {
 
 describe('withoutStaleGatewayRole', () => {
   test('a quick restart keeps the role', () => {
-    const r = withoutStaleGatewayRole(inputs, { aliveAt: 10_000, leaseDurationMs: 2000 }, 11_500);
+    const r = withoutStaleGatewayRole(inputs, { aliveAt: 10_000, leaseDurationMs: 2000 }, 11_500, 3000);
     assert.equal(r.dropped, false);
     assert.equal(r.inputs, inputs);
     assert.equal(r.awayMs, 1500);
   });
 
-  test('away longer than a Lease, or for an unknown time: the own role goes, the other Gateways stay', () => {
-    for (const alive of [{ aliveAt: 10_000, leaseDurationMs: 2000 }, { aliveAt: 10_000 }, undefined]) {
-      const r = withoutStaleGatewayRole(inputs, alive, 12_500);
+  test('away longer than the recorded (or default) Lease: the own role goes, the other Gateways stay', () => {
+    for (const alive of [{ aliveAt: 10_000, leaseDurationMs: 2000 }, { aliveAt: 10_000 }]) {
+      const r = withoutStaleGatewayRole(inputs, alive, 13_500, 3000);
       assert.equal(r.dropped, true);
+      assert.equal(r.awayMs, 3500);
       assert.deepEqual(
         r.inputs.local.gateways.map((g) => g.node),
         ['n2'],
       );
       assert.deepEqual(inputs.local.gateways.length, 2, 'the saved inputs are not modified');
     }
+    // Within the default when none was recorded.
+    assert.equal(withoutStaleGatewayRole(inputs, { aliveAt: 10_000 }, 12_500, 3000).dropped, false);
+  });
+
+  test('no record at all (first start): the role is kept', () => {
+    assert.equal(withoutStaleGatewayRole(inputs, undefined, 1e12, 3000).dropped, false);
   });
 
   test('a Node that was no Gateway is left alone', () => {
     const worker = { ...inputs, node: 'w1' };
-    assert.equal(withoutStaleGatewayRole(worker, undefined, 1).dropped, false);
+    assert.equal(withoutStaleGatewayRole(worker, { aliveAt: 0 }, 1e12, 3000).dropped, false);
   });
 });
 

@@ -13,7 +13,7 @@ describe('summarizeSessions', () => {
     const s = summarizeSessions(
       [
         {
-          snapshot: snap(BfdState.Up, BfdDiag.None, 50_000, 150_000),
+          snapshot: snap(BfdState.Up, BfdDiag.NoDiagnostic, 50_000, 150_000),
           peer: { key: 'b/b-gw2', address: '198.19.222.83' },
           lastChangeMs: 1_000,
         },
@@ -21,8 +21,8 @@ describe('summarizeSessions', () => {
           snapshot: snap(BfdState.Down, BfdDiag.ControlDetectionTimeExpired, 1_000_000, 0),
           peer: { key: 'b/b-gw1', address: '198.19.222.84' },
         },
-        { snapshot: snap(BfdState.Up, BfdDiag.None, 50_000, 150_000) },
-        { snapshot: snap(BfdState.Up, BfdDiag.None, 50_000, 150_000) },
+        { snapshot: snap(BfdState.Up, BfdDiag.NoDiagnostic, 50_000, 150_000) },
+        { snapshot: snap(BfdState.Up, BfdDiag.NoDiagnostic, 50_000, 150_000) },
         { snapshot: snap(BfdState.Down, BfdDiag.ControlDetectionTimeExpired, 1_000_000, 0) },
       ],
       2_000,
