@@ -45,6 +45,8 @@ export function inputsFrom(nodeName: string, o: WatchedObjects): AgentInputs | {
         gatewayIP: g.spec.gatewayIP,
         internalIP: g.spec.internalIP,
         priority: g.spec.priority,
+        // Set only when true: a state file (and its inputs) without drains stays as it was.
+        ...(g.spec.draining === true && { draining: true }),
       })),
       mode: effectiveSpec(policy?.spec).mode,
       podCIDRs: [...o.member.spec.podCIDRs],
@@ -57,6 +59,7 @@ export function inputsFrom(nodeName: string, o: WatchedObjects): AgentInputs | {
         gatewayIP: g.gatewayIP,
         internalIP: g.internalIP,
         priority: g.priority,
+        ...(g.draining === true && { draining: true }),
       })),
       podCIDRs: [...r.spec.podCIDRs],
       serviceCIDRs: [...r.spec.serviceCIDRs],

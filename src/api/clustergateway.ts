@@ -31,6 +31,12 @@ export const clusterGatewaySpecSchema = s.object(
       minimum: 1,
       maximum: 1000,
     }),
+    draining: s.optional(
+      s.boolean({
+        description:
+          'Set by the controller while the Node is drained (labelled mcgw.io/draining=true, or cordoned): the instance keeps forwarding, but traffic prefers every living instance that is not draining. It is removed once instances on other Nodes have been Ready for drainSettleSeconds (see the ReplacementReady condition); it is kept while no replacement can be placed.',
+      }),
+    ),
   },
   { description: 'Where this Gateway instance runs.' },
 );
@@ -44,7 +50,7 @@ export const clusterGatewayStatusSchema = s.object(
     role: s.optional(
       s.enum(ROLES, {
         description:
-          "The controller's view: Active if traffic should use this instance (all ready instances in ActiveActive, the highest-priority ready one in ActiveStandby). Agents decide from BFD, not from this field.",
+          "The controller's view: Active if traffic should use this instance (all ready instances in ActiveActive, the highest-priority ready one in ActiveStandby; draining instances only when no other instance is ready). Agents decide from BFD, not from this field.",
       }),
     ),
     conditions: s.optional(conditionsSchema),
@@ -81,6 +87,12 @@ export const clusterGatewayKind: KindDefinition = {
     },
     { name: 'Role', type: 'string', jsonPath: '.status.role', description: 'Active or Standby.' },
     { name: 'Priority', type: 'integer', jsonPath: '.spec.priority', description: 'Higher is preferred.' },
+    {
+      name: 'Draining',
+      type: 'boolean',
+      jsonPath: '.spec.draining',
+      description: 'Being drained: kept until its replacement is Ready and peers have moved off it.',
+    },
     {
       name: 'Ready',
       type: 'string',

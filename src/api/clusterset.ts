@@ -52,6 +52,12 @@ const exportedGateway = s.object(
     internalIP: s.string({ description: 'Address Nodes in the cluster tunnel to.', maxLength: 45 }),
     priority: s.integer({ description: 'Higher is preferred in ActiveStandby.', minimum: 1, maximum: 1000 }),
     ready: s.boolean({ description: "Whether the member's controller saw the instance's Lease renewed." }),
+    draining: s.optional(
+      s.boolean({
+        description:
+          'The instance is being drained: remote Gateways use it only while no other living instance of the cluster is left.',
+      }),
+    ),
   },
   { description: 'One Gateway instance of the cluster.' },
 );

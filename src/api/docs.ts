@@ -80,7 +80,7 @@ export function renderApiDoc(kinds: readonly KindDefinition[]): string {
     '',
     `- \`${CANDIDATE_LABEL}=true\`: the default candidate label; a GatewayPolicy can select candidates otherwise.`,
     `- \`${GATEWAY_IP_ANNOTATION}\`: optional Node annotation with the address remote clusters tunnel to; without it the Node's ExternalIP is used, then its InternalIP. The internal IP is the Node's InternalIP.`,
-    `- \`${DRAINING_LABEL}=true\`: a Node about to be drained; its instance is moved away first.`,
+    `- \`${DRAINING_LABEL}=true\`: a Node about to be drained. Its instance is marked \`spec.draining\` and replaced, keeps forwarding while traffic moves to the other instances, and is removed once those have been Ready for \`drainSettleSeconds\` (make before break). A cordoned Node is drained the same way. Removing the label first cancels the drain.`,
     `- A Gateway instance proves it is alive by renewing the Lease \`${gatewayLeaseName('<node>')}\` in namespace \`${SYSTEM_NAMESPACE}\` (\`mcgw lease renew\`). An instance whose Lease is older than \`failureDetection.leaseDurationMs\` is failed and re-placed, as is one on a NotReady Node. An instance placed on a Node that already has such a Lease must show a renewal within one lease duration of being placed, so a Node whose agent died is not reused on the strength of an old Lease. An instance whose Lease was never created is kept and reported not Ready (\`AwaitingLease\`), so a cluster without agents does not flap.`,
     '',
     ...kinds.map(kindSection),

@@ -85,6 +85,15 @@ export const gatewayPolicySpecSchema = s.object(
         default: 60,
       }),
     ),
+    drainSettleSeconds: s.optional(
+      s.integer({
+        description:
+          'A Gateway on a draining (or cordoned) Node is removed only after instances on other Nodes have been Ready this long, so every agent, in this cluster and through the ClusterSet exchange in the others, has moved its traffic off it first.',
+        minimum: 0,
+        maximum: 3600,
+        default: 10,
+      }),
+    ),
   },
   { description: 'Desired Gateway placement for this cluster.' },
 );
@@ -97,6 +106,11 @@ const activeGateway = s.object(
     internalIP: s.string({ description: 'Address Nodes in this cluster tunnel to.' }),
     priority: s.integer({ description: 'Higher is preferred in ActiveStandby.', minimum: 1, maximum: 1000 }),
     ready: s.boolean({ description: 'Whether the instance renews its Lease.' }),
+    draining: s.optional(
+      s.boolean({
+        description: 'Being drained: not counted in readyInstances, removed once replaced.',
+      }),
+    ),
   },
   { description: 'One placed Gateway instance.' },
 );
@@ -107,7 +121,9 @@ export const gatewayPolicyStatusSchema = s.object(
       s.integer({ description: 'The generation last acted on.', format: 'int64' }),
     ),
     desiredInstances: s.optional(s.integer({ description: 'Desired instance count acted on.' })),
-    readyInstances: s.optional(s.integer({ description: 'Instances whose Lease is fresh.' })),
+    readyInstances: s.optional(
+      s.integer({ description: 'Instances whose Lease is fresh, not counting draining ones.' }),
+    ),
     gateways: s.optional(
       s.array(activeGateway, { description: 'The placed instances, highest priority first.', maxItems: 16 }),
     ),

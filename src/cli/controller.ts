@@ -69,6 +69,8 @@ export async function run(argv: string[]): Promise<number> {
     log,
     election,
     onLeadership: () => exchange.leadershipChanged(),
+    // A drained Gateway goes only once the other clusters can learn where its traffic went.
+    exportState: () => exchange.exportState(),
     ignoreLeases: values['ignore-leases']!,
     metrics: new ControllerMetrics(registry, () => exchangeMetrics.clusterID ?? ''),
   });

@@ -20,6 +20,7 @@ import type { ControllerMetrics } from '../metrics/controller.ts';
 import type { Logger } from '../util/log.ts';
 import { BfdReports, judgeLease, renewedSince } from './bfdreports.ts';
 import { LeaseTracker, renewalVersion } from './leasetracker.ts';
+import type { ExchangeView } from './drain.ts';
 import { plan } from './plan.ts';
 import type { Plan, PlannedEvent } from './plan.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -40,6 +41,11 @@ export interface ControllerOptions {
    * would: the control-plane-only baseline `mcgw lab` compares mcgw against.
    */
   ignoreLeases?: boolean;
+  /**
+   * The ClusterSet exchange's view of this cluster's export (MemberExchange.exportState()); a drain
+   * waits for the leader to hold the current export. Absent, or undefined: no ClusterSet.
+   */
+  exportState?: () => ExchangeView | undefined;
 }
 
 export interface ControllerStats {
@@ -316,6 +322,7 @@ export class GatewayController {
       lease: (node, d, r) => this.leaseState(node, d, r, now),
       now,
       lastFailure: this.lastFailure,
+      ...exchange(this.o.exportState?.()),
     });
     await this.execute(p, now);
     this.stats.reconciles++;
@@ -366,6 +373,7 @@ export class GatewayController {
         body: gw,
       });
       this.wrote('clustergateways', 'update');
+      await emitAbout(gw.metadata.name!); // a drain started or cancelled
     }
     for (const r of p.remove) {
       try {
@@ -477,6 +485,8 @@ export class GatewayController {
     await this.reportInformer?.stop();
   }
 }
+
+const exchange = (v: ExchangeView | undefined) => (v ? { exchange: v } : {});
 
 function reportable(reason: string): boolean {
   return reason === 'NoGatewayIP' || reason === 'NoInternalIP' || reason === 'AddressUnusable';

@@ -16,6 +16,14 @@ import type {
 import { schedule } from '../scheduler/schedule.ts';
 import type { Candidate, Instance, ScheduleResult } from '../scheduler/types.ts';
 import { getCondition, jsonEqual, setCondition } from './conditions.ts';
+import {
+  EXPORT_POLL_MS,
+  drainClocks,
+  drainStartedMessage,
+  replacementCondition,
+  withoutDrainCondition,
+} from './drain.ts';
+import type { DrainView, ExchangeView } from './drain.ts';
 import { toCandidate } from './nodeview.ts';
 import { labelKeyProblem, matchesSelector, selectorProblems } from './selector.ts';
 
@@ -39,6 +47,11 @@ export interface PlanInput {
   ): { state: LeaseState; expiresAt?: number; bfd?: { reporter: string; silentMs: number } };
   now: number;
   lastFailure: ReadonlyMap<string, number>;
+  /**
+   * The ClusterSet exchange of this cluster, when it is a member; a drain settles only once the
+   * leader holds the current export (see drain.ts). Absent: no ClusterSet, nothing to wait for.
+   */
+  exchange?: ExchangeView;
 }
 
 export interface PlannedEvent {
@@ -71,7 +84,10 @@ export interface Plan {
 }
 
 export type EffectiveSpec = Required<
-  Pick<GatewayPolicySpec, 'desiredInstances' | 'mode' | 'zoneTopologyKey' | 'holdDownSeconds'>
+  Pick<
+    GatewayPolicySpec,
+    'desiredInstances' | 'mode' | 'zoneTopologyKey' | 'holdDownSeconds' | 'drainSettleSeconds'
+  >
 > & {
   candidateSelector: NonNullable<GatewayPolicySpec['candidateSelector']>;
   leaseDurationMs: number;
@@ -86,6 +102,7 @@ export function effectiveSpec(spec: GatewayPolicySpec | undefined): EffectiveSpe
     mode: d.mode!,
     zoneTopologyKey: d.zoneTopologyKey!,
     holdDownSeconds: d.holdDownSeconds!,
+    drainSettleSeconds: d.drainSettleSeconds!,
     candidateSelector: d.candidateSelector!,
     leaseDurationMs: d.failureDetection?.leaseDurationMs ?? 3000,
     renewIntervalMs: d.failureDetection?.renewIntervalMs ?? 1000,
@@ -198,6 +215,13 @@ export function plan(input: PlanInput): Plan {
   const lease = (node: string) => input.lease(node, spec.leaseDurationMs, spec.renewIntervalMs);
   const failedNow = new Set(current.filter((c) => lease(c.node).state === 'expired').map((c) => c.node));
 
+  // Drains: which ones have been covered for the settle time (and, in a ClusterSet, exported).
+  const freshNow = new Set(current.filter((c) => lease(c.node).state === 'fresh').map((c) => c.node));
+  const clocks = drainClocks(input.gateways, spec.drainSettleSeconds * 1000, input.exchange);
+  const drainSettled = new Set(
+    [...clocks].filter(([, c]) => c.removeAt !== undefined && c.removeAt <= input.now).map(([n]) => n),
+  );
+
   const result: ScheduleResult = schedule({
     candidates,
     current,
@@ -205,6 +229,8 @@ export function plan(input: PlanInput): Plan {
     now: input.now,
     lastFailure: input.lastFailure,
     failedNow,
+    ready: freshNow,
+    drainSettled,
   });
 
   const policyRef = effective
@@ -220,8 +246,9 @@ export function plan(input: PlanInput): Plan {
       NotCandidate: 'its Node no longer matches the candidate selector',
       NodeNotReady: 'its Node is NotReady',
       LeaseExpired: `its gateway Lease was not renewed for ${spec.leaseDurationMs} ms`,
-      Unschedulable: 'its Node was cordoned',
-      Draining: 'its Node is being drained',
+      // Only a drain that has run its course removes for these reasons (see drain.ts).
+      Unschedulable: `drain completed: its Node is cordoned, and ${desired} instance${desired === 1 ? '' : 's'} on other Nodes have been Ready for ${spec.drainSettleSeconds} s`,
+      Draining: `drain completed: its Node is labelled draining, and ${desired} instance${desired === 1 ? '' : 's'} on other Nodes have been Ready for ${spec.drainSettleSeconds} s`,
       AddressUnusable: 'its Node has no usable gateway or internal address',
       ScaledDown: `the policy asks for ${desired} instances`,
       NoPolicy: 'no GatewayPolicy exists in this cluster',
@@ -284,32 +311,68 @@ export function plan(input: PlanInput): Plan {
       });
   }
 
-  // A kept instance whose Node changed address gets its spec updated; nothing else rewrites a spec.
+  // Which instances renew their Lease, draining ones included.
+  const ready = new Map(
+    [...result.assignment, ...result.draining].map((i) => [i.node, lease(i.node).state === 'fresh']),
+  );
+  const drainingBy = new Map(result.draining.map((d) => [d.node, d]));
+  const drainView = (reason: DrainView['reason']): DrainView => ({
+    reason,
+    staying: result.assignment.map((i) => ({ node: i.node, ready: ready.get(i.node)! })),
+    desired,
+    covered: result.drainCovered,
+    settleSeconds: spec.drainSettleSeconds,
+    awaitingExport: input.exchange?.current === false,
+  });
+
+  // A kept instance gets its spec updated when its Node changed address, and when its drain starts
+  // or is cancelled; nothing else rewrites a spec. The update goes out with the replacement's
+  // create, before any delete, so agents and the exchange see where traffic should go at once.
   const addedNodes = new Set(result.added.map((a) => a.node));
-  for (const inst of result.assignment) {
+  for (const inst of [...result.assignment, ...result.draining]) {
     if (addedNodes.has(inst.node)) continue;
     const gw = gwByNode.get(inst.node);
     const c = candByName.get(inst.node);
     if (!gw || !c) continue;
+    const drain = drainingBy.get(inst.node);
     const want = { ...gw.spec, gatewayIP: c.gatewayIP!, internalIP: c.internalIP! };
     if (c.zone !== undefined) want.zone = c.zone;
     else delete want.zone;
+    if (drain) want.draining = true;
+    else delete want.draining;
     if (!jsonEqual(want, gw.spec)) out.update.push({ ...gw, spec: want });
+    if (!policyRef || !!drain === (gw.spec.draining === true)) continue;
+    const view = drain && drainView(drain.reason);
+    out.events.push({
+      ...policyRef,
+      about: inst.node,
+      // Warning when it cannot go anywhere: someone has to act (add a candidate, or cancel).
+      type: view && view.staying.length < desired ? 'Warning' : 'Normal',
+      reason: view ? 'DrainStarted' : 'DrainCancelled',
+      message: view
+        ? drainStartedMessage(inst.node, view, [...addedNodes])
+        : `Drain of the Gateway instance on node ${inst.node} cancelled: its Node is no longer labelled draining or cordoned, so the instance stays and counts towards desiredInstances again`,
+    });
   }
 
   for (const s of result.skipped) out.skipped.push({ node: s.node, reason: s.reason, detail: s.detail });
 
-  // Status of every instance in the new assignment, and the role the controller expects it to have.
-  const ready = new Map(result.assignment.map((i) => [i.node, lease(i.node).state === 'fresh']));
+  // Status of every instance kept, and the role the controller expects it to have. Roles follow
+  // the agents' rule (src/datapath/plan.ts): draining instances carry traffic only while no other
+  // instance is ready.
   const byRank = [...result.assignment].sort(
     (a, b) => b.priority - a.priority || a.node.localeCompare(b.node),
   );
-  const activeStandbyLeader = byRank.find((i) => ready.get(i.node))?.node;
-  for (const inst of result.assignment) {
+  const carriers = byRank.some((i) => ready.get(i.node)) ? byRank : result.draining;
+  const activeStandbyLeader = carriers.find((i) => ready.get(i.node))?.node;
+  for (const inst of [...result.assignment, ...result.draining]) {
     const gw = gwByNode.get(inst.node);
     const isReady = ready.get(inst.node)!;
+    const carries = carriers.some((i) => i.node === inst.node);
     const role: Role =
-      isReady && (spec.mode === 'ActiveActive' || inst.node === activeStandbyLeader) ? 'Active' : 'Standby';
+      isReady && carries && (spec.mode === 'ActiveActive' || inst.node === activeStandbyLeader)
+        ? 'Active'
+        : 'Standby';
     const leaseName = `${SYSTEM_NAMESPACE}/${gatewayLeaseName(inst.node)}`;
     const cond = isReady
       ? {
@@ -324,27 +387,37 @@ export function plan(input: PlanInput): Plan {
           reason: 'AwaitingLease',
           message: `No renewal of Lease ${leaseName} seen yet; is the mcgw agent running on node ${inst.node}?`,
         };
-    const status: ClusterGatewayStatus = {
-      role,
-      conditions: setCondition(gw?.status?.conditions, cond, nowIso),
-    };
+    // A draining instance's ReplacementReady condition: its lastTransitionTime to True starts the
+    // settle clock (drainClocks()). An instance no longer draining drops it.
+    const drain = drainingBy.get(inst.node);
+    const prev = gw?.status?.conditions;
+    let conditions = setCondition(drain ? prev : withoutDrainCondition(prev), cond, nowIso);
+    if (drain) conditions = setCondition(conditions, replacementCondition(drainView(drain.reason)), nowIso);
+    const status: ClusterGatewayStatus = { role, conditions };
     if (!gw || !jsonEqual(status, gw.status ?? {})) out.gatewayStatus.push({ name: inst.node, status });
   }
 
   if (effective) {
-    const readyCount = [...ready.values()].filter(Boolean).length;
+    // Draining instances are listed but not counted: they are on their way out.
+    const readyCount = result.assignment.filter((i) => ready.get(i.node)).length;
     const setChanged = result.added.length > 0 || result.removed.length > 0;
-    const gateways = byRank.map((i) => {
-      const c = candByName.get(i.node);
-      const gw = gwByNode.get(i.node);
-      return {
-        node: i.node,
-        gatewayIP: c?.gatewayIP ?? gw?.spec.gatewayIP ?? '',
-        internalIP: c?.internalIP ?? gw?.spec.internalIP ?? '',
-        priority: i.priority,
-        ready: ready.get(i.node)!,
-      };
-    });
+    const gateways = [...byRank, ...result.draining]
+      .sort((a, b) => b.priority - a.priority || a.node.localeCompare(b.node))
+      .map((i) => {
+        const c = candByName.get(i.node);
+        const gw = gwByNode.get(i.node);
+        return {
+          node: i.node,
+          gatewayIP: c?.gatewayIP ?? gw?.spec.gatewayIP ?? '',
+          internalIP: c?.internalIP ?? gw?.spec.internalIP ?? '',
+          priority: i.priority,
+          ready: ready.get(i.node)!,
+          ...(drainingBy.has(i.node) && { draining: true }),
+        };
+      });
+    const drainNote = result.draining.length
+      ? `; draining, kept until replaced: ${result.draining.map((d) => d.node).join(', ')}`
+      : '';
     let conds = effective.status?.conditions;
     conds = setCondition(
       conds,
@@ -354,7 +427,7 @@ export function plan(input: PlanInput): Plan {
             type: 'Degraded',
             status: 'False',
             reason: 'AsDesired',
-            message: `${result.assignment.length} of ${desired} instances placed`,
+            message: `${result.assignment.length} of ${desired} instances placed${drainNote}`,
           },
       nowIso,
     );
@@ -368,13 +441,13 @@ export function plan(input: PlanInput): Plan {
               type: 'Ready',
               status: 'True',
               reason: 'AllInstancesReady',
-              message: `${readyCount} of ${desired} instances ready`,
+              message: `${readyCount} of ${desired} instances ready${drainNote}`,
             }
           : {
               type: 'Ready',
               status: 'False',
               reason: 'InstancesNotReady',
-              message: `${readyCount} of ${result.assignment.length} placed instances renew their Lease`,
+              message: `${readyCount} of ${result.assignment.length} placed instances renew their Lease${drainNote}`,
             },
       nowIso,
     );
@@ -392,11 +465,21 @@ export function plan(input: PlanInput): Plan {
 
   // Wake up when the first fresh Lease would expire (early, under a BFD report), or a hold-down ends.
   let wake = result.nextWakeMs;
-  for (const inst of result.assignment) {
+  const at = (t: number) => (wake = wake === undefined ? t : Math.min(wake, t));
+  for (const inst of [...result.assignment, ...result.draining]) {
     const l = lease(inst.node);
-    if ((l.state === 'fresh' || l.state === 'pending') && l.expiresAt !== undefined)
-      wake = wake === undefined ? l.expiresAt : Math.min(wake, l.expiresAt);
+    if ((l.state === 'fresh' || l.state === 'pending') && l.expiresAt !== undefined) at(l.expiresAt);
   }
+  // And when a covered drain may settle: at its removal time, or soon while it waits for the
+  // exchange (which tells the controller nothing when it has exported). A drain covered in this
+  // very pass is recorded now and settles a full settle time later, at the earliest.
+  if (result.drainCovered)
+    for (const d of result.draining) {
+      const c = clocks.get(d.node);
+      if (input.exchange?.current === false) at(input.now + EXPORT_POLL_MS);
+      else if (c?.removeAt !== undefined) at(c.removeAt);
+      else at(input.now + spec.drainSettleSeconds * 1000);
+    }
   if (wake !== undefined) out.requeueAfterMs = Math.max(0, wake - input.now) + 10;
   return out;
 }

@@ -13,6 +13,10 @@
 //   unreachable route fails the connection at once with an ICMP error. The switch either way is
 //   one `route replace`, so it is atomic too.
 // - Liveness counts only when it is `true`; a gateway BFD knows nothing about yet is not used.
+// - A draining gateway is used only when no living gateway of its cluster is not draining: the
+//   controller removes it once its replacement has been Ready for a while, and by then every
+//   agent has moved off it, so the removal loses nothing (make before break). It stays a peer, with
+//   its BFD session, until it is removed, so it is still there to fall back on.
 import { cidrsOverlap, parseCIDR, parseIP, unusableReason } from '../util/ip.ts';
 import type { ParsedCIDR } from '../util/ip.ts';
 import { canonicalIP, formatCIDR, hostCIDR } from './addr.ts';
@@ -53,6 +57,8 @@ export interface Peer {
   cluster: string;
   node: string;
   priority: number;
+  /** Being drained: chosen only when no living peer of its cluster is not draining. */
+  draining: boolean;
   /** Its tunnel-inner address and the MAC its mcgw devices carry. */
   inner: string;
   mac: string;
@@ -127,7 +133,9 @@ interface Claim {
 function pick(peers: readonly Peer[], mode: Mode, liveness: PlanInput['liveness']): Nexthop[] {
   // peers arrive highest priority first (ties: node name), so the first living one is the active one.
   const alive = peers.filter((p) => liveness.get(p.key) === true);
-  const chosen = mode === 'ActiveActive' ? alive : alive.slice(0, 1);
+  const staying = alive.filter((p) => !p.draining);
+  const usable = staying.length > 0 ? staying : alive;
+  const chosen = mode === 'ActiveActive' ? usable : usable.slice(0, 1);
   return chosen
     .map((p) => ({ via: p.inner, dev: p.dev, weight: 1 }))
     .sort((a, b) => cmp(a.dev, b.dev) || cmp(a.via, b.via));
@@ -256,6 +264,7 @@ export function planDatapath(input: PlanInput): DatapathPlan {
       cluster: self.cluster,
       node: g.node,
       priority: g.priority,
+      draining: g.draining === true,
       inner,
       mac: innerMAC(inner),
       underlay: iIP,
@@ -311,6 +320,7 @@ export function planDatapath(input: PlanInput): DatapathPlan {
         cluster: id,
         node: g.node,
         priority: g.priority,
+        draining: g.draining === true,
         inner,
         mac: innerMAC(inner),
         underlay: gIP,

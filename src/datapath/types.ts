@@ -14,6 +14,11 @@ export interface ExportedGateway {
   internalIP: string;
   /** 1..1000, higher preferred; also picks the gateway's inner address (see inner.ts). */
   priority: number;
+  /**
+   * Being drained (ClusterGateway spec.draining): used only while no living gateway of its cluster
+   * that is not draining is left, so traffic moves off it before it is removed.
+   */
+  draining?: boolean;
 }
 
 /** What every member cluster publishes to the others. */

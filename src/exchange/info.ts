@@ -26,6 +26,8 @@ export function buildClusterInfo(
       internalIP: g.spec.internalIP,
       priority: g.spec.priority,
       ready: getCondition(g.status?.conditions, 'Ready')?.status === 'True',
+      // Only when set, so exports of clusters that drain nothing stay as they were.
+      ...(g.spec.draining === true && { draining: true }),
     }));
   return {
     clusterID: member.spec.clusterID,

@@ -25,6 +25,7 @@ import type {
 } from '../api/types.ts';
 import { jsonEqual, setCondition } from '../controller/conditions.ts';
 import type { ConditionInput } from '../controller/conditions.ts';
+import type { ExchangeView } from '../controller/drain.ts';
 import { effectiveSpec } from '../controller/plan.ts';
 import { WorkQueue } from '../controller/workqueue.ts';
 import { makeClients } from '../kube/client.ts';
@@ -293,11 +294,34 @@ export class MemberExchange {
     this.lastExported = undefined;
   }
 
-  private async export(m: ClusterSetMember, link: LeaderLink): Promise<void> {
+  /** What this cluster exports now, from the caches. */
+  private currentInfo(m: ClusterSetMember): ClusterInfo {
     const policy = [...this.local!.policies.list()].sort((a, b) =>
       String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)),
     )[0];
-    const info = buildClusterInfo(m, this.local!.gateways.list(), effectiveSpec(policy?.spec).mode);
+    return buildClusterInfo(m, this.local!.gateways.list(), effectiveSpec(policy?.spec).mode);
+  }
+
+  /**
+   * For the controller's drains (src/controller/drain.ts): whether the leader holds this cluster's
+   * current export, and when it was last written. Undefined when the cluster is in no ClusterSet.
+   * Not current while this replica does not lead, the caches are not synced, or the leader is away.
+   */
+  exportState(): ExchangeView | undefined {
+    if (!this.isReady()) return { current: false };
+    const m = this.member();
+    if (!m) return undefined;
+    const at = this.lastExportTime === undefined ? undefined : Date.parse(this.lastExportTime);
+    const current =
+      this.o.isLeader() &&
+      !!this.link?.reachable &&
+      !!this.lastExported &&
+      jsonEqual(this.currentInfo(m), this.lastExported);
+    return { current, ...(at !== undefined && Number.isFinite(at) && { exportedAt: at }) };
+  }
+
+  private async export(m: ClusterSetMember, link: LeaderLink): Promise<void> {
+    const info = this.currentInfo(m);
     if (this.lastExported && jsonEqual(info, this.lastExported)) {
       this.changeSeenAt = undefined;
       return;

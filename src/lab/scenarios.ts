@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DRAINING_LABEL } from '../api/group.ts';
 import { TRAFFIC_PORT } from './plan.ts';
 import type { LabCluster, LabNode } from './plan.ts';
 import type { DirectionLoss, Lab } from './lab.ts';
@@ -68,6 +69,27 @@ async function cutTunnel(lab: Lab, victim: LabNode, both: boolean): Promise<Repa
   return {
     victim: async () => {
       lab.exec(victim, 'nft', 'delete', 'table', 'inet', 'mcgwlab');
+    },
+  };
+}
+
+/**
+ * The victim's Node is drained for maintenance, as `kubectl label node <victim> mcgw.io/draining=true`
+ * would: the controller marks its Gateway draining, places a replacement, and removes the victim's
+ * instance once the replacement has been Ready for drainSettleSeconds. The injection returns when
+ * the victim has no instance left, so the trial's loss covers the whole drain.
+ */
+async function drain(lab: Lab, victim: LabNode, t: TrialContext): Promise<Repair> {
+  const { core } = lab.member(victim.cluster).clients;
+  const path = `/metadata/labels/${DRAINING_LABEL.replace('/', '~1')}`;
+  await core.patchNode({ name: victim.name, body: [{ op: 'add', path, value: 'true' }] });
+  t.say(`${victim.name} labelled ${DRAINING_LABEL}=true`);
+  await lab.waitFor(`${victim.name} to be drained`, t.observeMs, async () =>
+    (await lab.gateways(victim.cluster)).every((g) => g.spec.nodeName !== victim.name),
+  );
+  return {
+    victim: async () => {
+      await core.patchNode({ name: victim.name, body: [{ op: 'remove', path }] });
     },
   };
 }
@@ -160,6 +182,13 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
         },
       };
     },
+  },
+  drain: {
+    description:
+      'the carrying Gateway Node is labelled mcgw.io/draining=true (maintenance): make before break, nothing should be lost',
+    breaksGateway: true,
+    replaced: true,
+    inject: drain,
   },
   soak: {
     description: 'nothing is broken: traffic and BFD run for the whole duration',

@@ -32,7 +32,7 @@ export const controllerMetricSet = defineMetrics('controller', {
   placements: {
     type: 'counter',
     name: 'mcgw_controller_placements_total',
-    help: 'Gateway instances placed. reason=Replacement: placed in a pass that removed another instance; Fill: placed to reach the desired count.',
+    help: 'Gateway instances placed. reason=Replacement: placed in a pass that removed another instance or started a drain; Fill: placed to reach the desired count.',
     labels: ['reason'],
   },
   removals: {
@@ -114,9 +114,15 @@ export function gatewayCounts(
   return { desired, placed: names.size, ready, active };
 }
 
-/** Replacement when the same pass removes an instance for any reason but scaling; otherwise Fill. */
+/**
+ * Replacement when the same pass removes an instance for any reason but scaling, or starts a drain
+ * (the drained instance goes later, once replaced); otherwise Fill.
+ */
 export function placementReason(p: Plan): 'Replacement' | 'Fill' {
-  return p.remove.some((r) => r.reason !== 'ScaledDown' && r.reason !== 'NoPolicy') ? 'Replacement' : 'Fill';
+  return p.remove.some((r) => r.reason !== 'ScaledDown' && r.reason !== 'NoPolicy') ||
+    p.events.some((e) => e.reason === 'DrainStarted')
+    ? 'Replacement'
+    : 'Fill';
 }
 
 export class ControllerMetrics {

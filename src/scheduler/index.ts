@@ -1,8 +1,10 @@
 // Public surface of the scheduler.
 export { schedule } from './schedule.ts';
-export { FIRST_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from './types.ts';
+export { FIRST_PRIORITY, MAX_INSTANCES, MAX_PRIORITY, MIN_PRIORITY } from './types.ts';
 export type {
   Candidate,
+  DrainingInstance,
+  DrainReason,
   Instance,
   Removal,
   RemovalReason,

@@ -3,9 +3,11 @@
 // reconcile and tests can replay any situation exactly.
 
 import { unusableReason } from '../util/ip.ts';
-import { FIRST_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from './types.ts';
+import { FIRST_PRIORITY, MAX_INSTANCES, MAX_PRIORITY, MIN_PRIORITY } from './types.ts';
 import type {
   Candidate,
+  DrainingInstance,
+  DrainReason,
   Instance,
   Removal,
   RemovalReason,
@@ -75,6 +77,22 @@ function blockerOf(c: Candidate, failedNow: ReadonlySet<string>): Blocker | unde
     if (why)
       return { reason: 'AddressUnusable', detail: `${what} ${JSON.stringify(ip)} is unusable: ${why}` };
   }
+  return undefined;
+}
+
+/**
+ * What a current instance's Node says about it: a blocker other than a drain removes it at once (a
+ * failed, NotReady or unaddressable instance has no traffic worth keeping); a drain (labelled
+ * draining, or cordoned: `kubectl drain` cordons first) keeps it until replaced; else it stays.
+ */
+function currentState(
+  c: Candidate,
+  failedNow: ReadonlySet<string>,
+): { removal: RemovalReason } | { drain: DrainReason } | undefined {
+  const hard = blockerOf({ ...c, draining: false, schedulable: true }, failedNow);
+  if (hard) return { removal: REMOVAL_FOR[hard.reason] };
+  if (c.draining) return { drain: 'Draining' };
+  if (!c.schedulable) return { drain: 'Unschedulable' };
   return undefined;
 }
 
@@ -194,7 +212,9 @@ function fill(
 /**
  * Computes the wanted set of Gateway instances. Healthy current instances are kept with their
  * priority; failed ones are removed with the most specific reason; the count is then trimmed to or
- * filled up to `policy.desired`, spreading over zones. The output does not depend on the order of
+ * filled up to `policy.desired`, spreading over zones. Healthy instances on draining or cordoned
+ * Nodes are kept apart in `draining` and replaced; each is removed only once the caller says its
+ * drain has settled and `desired` other instances are Ready. The output does not depend on the order of
  * the input arrays. Throws a TypeError for inputs the controller must have validated: a negative or
  * fractional desired count, a negative hold-down, a non-finite clock, duplicate candidate names,
  * duplicate current nodes, or a current priority outside 1..1000.
@@ -214,21 +234,25 @@ export function schedule(input: ScheduleInput): ScheduleResult {
 
   // Current instances: keep the healthy ones regardless of hold-down, since an old failure says
   // nothing about an instance that is running fine now and moving it would be needless churn.
+  // A healthy one on a draining or cordoned Node is kept too, apart: it still carries traffic, so
+  // it goes only once others can carry it (make before break), and it does not count as placed.
   let kept: Instance[] = [];
+  let draining: DrainingInstance[] = [];
   const removed: Removal[] = [];
   for (const i of input.current) {
     const c = byNode.get(i.node);
-    const blocker = c && blockerOf(c, failedNow);
-    if (!c) removed.push({ node: i.node, reason: 'NodeGone' });
-    else if (blocker) removed.push({ node: i.node, reason: REMOVAL_FOR[blocker.reason] });
-    else kept.push({ node: i.node, priority: i.priority });
+    const state = c ? currentState(c, failedNow) : { removal: 'NodeGone' as const };
+    if (!state) kept.push({ node: i.node, priority: i.priority });
+    else if ('removal' in state) removed.push({ node: i.node, reason: state.removal });
+    else draining.push({ node: i.node, priority: i.priority, reason: state.drain });
   }
   if (desired === 0) {
     // With nothing wanted, scaling down is the cause of every removal; a failure reason would
     // make the controller record hold-downs for nodes whose health did not matter.
     for (const r of removed) r.reason = 'ScaledDown';
-    for (const i of kept) removed.push({ node: i.node, reason: 'ScaledDown' });
+    for (const i of [...kept, ...draining]) removed.push({ node: i.node, reason: 'ScaledDown' });
     kept = [];
+    draining = [];
   } else if (kept.length > desired) {
     const split = scaleDown(kept, zoneOfNode, desired);
     kept = split.kept;
@@ -260,10 +284,14 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     eligible.push(c);
   }
 
-  // Newcomers rank below every survivor so they never preempt the active instance.
-  const picks = fill(eligible, kept, zoneOfNode, desired - kept.length);
+  // Newcomers rank below every survivor so they never preempt the active instance. Draining
+  // instances count here: a newcomer sharing one's priority could take its inner address slot
+  // (src/datapath/inner.ts) while it still forwards.
+  const room = Math.min(desired - kept.length, MAX_INSTANCES - kept.length - draining.length);
+  const picks = fill(eligible, kept, zoneOfNode, room);
+  const ranked = [...kept, ...draining];
   let next =
-    kept.length === 0 ? FIRST_PRIORITY : kept.reduce((m, i) => Math.min(m, i.priority), Infinity) - 1;
+    ranked.length === 0 ? FIRST_PRIORITY : ranked.reduce((m, i) => Math.min(m, i.priority), Infinity) - 1;
   const added: Instance[] = [];
   for (const node of picks) {
     added.push({ node, priority: Math.max(MIN_PRIORITY, next) });
@@ -272,10 +300,21 @@ export function schedule(input: ScheduleInput): ScheduleResult {
 
   const assignment = [...kept, ...added].sort(byPriorityThenName);
   added.sort(byPriorityThenName);
+
+  // A drain is covered once `desired` instances that are not draining are Ready: newcomers are
+  // not (they have not renewed a Lease yet), so a drain always outlives its replacement's start.
+  const ready = input.ready ?? new Set<string>();
+  const drainCovered = desired > 0 && kept.filter((i) => ready.has(i.node)).length >= desired;
+  const settled = input.drainSettled ?? new Set<string>();
+  if (drainCovered) {
+    for (const d of draining) if (settled.has(d.node)) removed.push({ node: d.node, reason: d.reason });
+    draining = draining.filter((d) => !settled.has(d.node));
+  }
+  draining.sort(byPriorityThenName);
   removed.sort(byName);
   skipped.sort(byName);
 
-  const result: ScheduleResult = { assignment, added, removed, skipped };
+  const result: ScheduleResult = { assignment, draining, drainCovered, added, removed, skipped };
   if (assignment.length < desired) {
     result.degraded = degradedMessage(
       assignment.length,
@@ -283,6 +322,8 @@ export function schedule(input: ScheduleInput): ScheduleResult {
       input.candidates.length,
       skipped,
       removed,
+      draining,
+      picks.length < eligible.length,
       lastFailure,
       holdDownMs,
     );
@@ -299,6 +340,8 @@ function degradedMessage(
   candidateCount: number,
   skipped: readonly Skip[],
   removed: readonly Removal[],
+  draining: readonly DrainingInstance[],
+  atLimit: boolean,
   lastFailure: ReadonlyMap<string, number>,
   holdDownMs: number,
 ): string {
@@ -309,12 +352,15 @@ function degradedMessage(
         : `${s.node}: ${s.reason}`,
     ),
     ...removed.map((r) => `${r.node}: ${r.reason}`),
+    ...draining.map((d) => `${d.node}: ${d.reason}, kept until replaced`),
   ].sort();
   const shown = notes.slice(0, MAX_DEGRADED_NOTES);
   if (notes.length > shown.length) shown.push(`and ${notes.length - shown.length} more`);
   const why =
     candidateCount === 0
       ? 'no candidate Nodes match the selector'
-      : `only ${have} eligible candidate${have === 1 ? '' : 's'}`;
+      : atLimit
+        ? `draining instances hold the rest of the ${MAX_INSTANCES} instances a cluster may have; lower desiredInstances to let them go`
+        : `only ${have} eligible candidate${have === 1 ? '' : 's'}`;
   return `${have} of ${desired} desired instances: ${why}${shown.length > 0 ? ` (${shown.join(', ')})` : ''}`;
 }

@@ -37,6 +37,27 @@ export interface ScheduleInput {
   lastFailure: ReadonlyMap<string, number>;
   /** Nodes whose current instance is failed now (e.g. gateway Lease expired) even if the Node looks Ready. */
   failedNow: ReadonlySet<string>;
+  /**
+   * Current instances that are Ready (their Lease is fresh). A drain waits for `desired` Ready
+   * instances on other Nodes before its instance may go. Absent: none is Ready.
+   */
+  ready?: ReadonlySet<string>;
+  /**
+   * Draining Nodes whose drain the caller judges complete: their replacements have been Ready for
+   * the settle time, long enough for every peer to have moved off. Removed only if still covered.
+   */
+  drainSettled?: ReadonlySet<string>;
+}
+
+/**
+ * Why a current instance is being drained: its Node is labelled draining, or cordoned. Either way
+ * it is healthy, so it keeps forwarding until it has been replaced (make before break).
+ */
+export type DrainReason = 'Draining' | 'Unschedulable';
+
+/** A current instance kept while it is drained; it does not count towards `desired`. */
+export interface DrainingInstance extends Instance {
+  reason: DrainReason;
 }
 
 export type RemovalReason =
@@ -72,11 +93,24 @@ export interface Skip {
 }
 
 export interface ScheduleResult {
-  /** The new set, sorted by priority descending then node name. */
+  /**
+   * The new set, sorted by priority descending then node name. It holds no draining instance: it
+   * is the set that meets `desired` once every drain is over.
+   */
   assignment: Instance[];
+  /**
+   * Current instances kept while their Node is drained, sorted like `assignment`. Each stays until
+   * its drain is covered and settled (see `drainCovered`, ScheduleInput.drainSettled).
+   */
+  draining: DrainingInstance[];
+  /**
+   * Whether the drains are covered: at least `desired` (and at least one) instances of `assignment`
+   * are Ready, so traffic has somewhere to go without the draining ones.
+   */
+  drainCovered: boolean;
   /** Instances in assignment that are not current, in the same order. */
   added: Instance[];
-  /** Current instances not in assignment, sorted by node name. */
+  /** Current instances in neither assignment nor draining, sorted by node name. */
   removed: Removal[];
   /** Non-current candidates that are not eligible, sorted by node name. */
   skipped: Skip[];
@@ -90,3 +124,9 @@ export interface ScheduleResult {
 export const FIRST_PRIORITY = 100;
 export const MIN_PRIORITY = 1;
 export const MAX_PRIORITY = 1000;
+/**
+ * At most this many instances at once, draining ones included: a cluster exports at most 16
+ * Gateways, and each needs one of its 16 inner address slots (src/datapath/inner.ts). So a drain
+ * with `desired` at this limit gets no replacement; it waits until `desired` is lowered.
+ */
+export const MAX_INSTANCES = 16;

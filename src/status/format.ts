@@ -115,7 +115,7 @@ export function formatMember(r: MemberStatusReport): string {
           g.zone ?? '-',
           g.gatewayIP,
           g.internalIP,
-          g.role ?? '-',
+          `${g.role ?? '-'}${g.draining ? ', draining' : ''}`,
           String(g.priority),
           g.ready ? 'True' : `False${g.readyReason ? ` (${g.readyReason})` : ''}`,
           g.leaseAgeSeconds === null ? 'no Lease' : duration(g.leaseAgeSeconds),

@@ -164,6 +164,7 @@ export function buildMemberReport(input: MemberInput): MemberStatusReport {
             internalIP: g.spec.internalIP,
             priority: g.spec.priority,
             role: g.status?.role ?? null,
+            draining: g.spec.draining === true,
             ready: ready?.status === 'True',
             readyReason: ready?.reason ?? null,
             readyMessage: ready?.message ?? null,

@@ -46,6 +46,8 @@ export interface GatewayView {
   internalIP: string;
   priority: number;
   role: 'Active' | 'Standby' | null;
+  /** Being drained (spec.draining): kept, and forwarding, until its replacement has taken over. */
+  draining: boolean;
   ready: boolean;
   readyReason: string | null;
   readyMessage: string | null;

@@ -11,6 +11,7 @@ export function node(
     ip?: string | null;
     candidate?: boolean;
     unschedulable?: boolean;
+    draining?: boolean;
   } = {},
 ): V1Node {
   const ip = o.ip === undefined ? `198.18.0.${Number(name.replace(/\D/g, '') || 1)}` : o.ip;
@@ -20,6 +21,7 @@ export function node(
       labels: {
         ...(o.candidate !== false && { 'mcgw.io/gateway-candidate': 'true' }),
         ...(o.zone && { 'topology.kubernetes.io/zone': o.zone }),
+        ...(o.draining && { 'mcgw.io/draining': 'true' }),
       },
     },
     spec: { unschedulable: o.unschedulable ?? false },

@@ -271,6 +271,74 @@ void describe('planDatapath on a worker Node', () => {
   });
 });
 
+void describe('planDatapath with a draining gateway', () => {
+  const drain = (x: ClusterExport, ...nodes: string[]): ClusterExport => ({
+    ...x,
+    gateways: x.gateways.map((g) => (nodes.includes(g.node) ? { ...g, draining: true } : g)),
+  });
+  const remotes = (...drained: string[]) => [drain(BETA, ...drained), drain(GAMMA, ...drained)];
+
+  void it('ActiveStandby: traffic leaves the draining Active for the next living gateway at once', () => {
+    const before = plan(gatewayInput());
+    const p = plan(gatewayInput({ remotes: remotes('b-gw1') }));
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.64.0/20')), [B2]);
+    // Only routes change: the draining gateway stays a peer (FDB, neighbour, BFD) until removed.
+    const { routes: _a, ...restBefore } = before.desired;
+    const { routes: _b, ...restAfter } = p.desired;
+    assert.deepEqual(restAfter, restBefore);
+    assert.deepEqual(
+      p.peers.map((x) => [x.node, x.draining]),
+      before.peers.map((x) => [x.node, x.node === 'b-gw1']),
+    );
+  });
+
+  void it('falls back to the draining gateway when no other lives, and prefers the others again', () => {
+    const p = plan(gatewayInput({ remotes: remotes('b-gw1'), liveness: without('beta/b-gw2') }));
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.64.0/20')), [B1]);
+    // The replacement comes up (BFD Up) at a lower priority: it wins over the draining one.
+    const repl = { node: 'b-gw3', priority: 98, gatewayIP: '198.18.1.4', internalIP: '198.18.32.4' };
+    const beta = { ...drain(BETA, 'b-gw1'), gateways: [...drain(BETA, 'b-gw1').gateways, repl] };
+    const q = plan(gatewayInput({ remotes: [beta, GAMMA], liveness: without('beta/b-gw2') }));
+    assert.deepEqual(via(routeTo(q.desired.routes, '198.18.64.0/20')), [B1]);
+    const up = new Map([...without('beta/b-gw2'), ['beta/b-gw3', true]]);
+    const r = plan(gatewayInput({ remotes: [beta, GAMMA], liveness: up }));
+    assert.notDeepEqual(via(routeTo(r.desired.routes, '198.18.64.0/20')), [B1]);
+    assert.equal(routeTo(r.desired.routes, '198.18.64.0/20').nexthops.length, 1);
+  });
+
+  void it('ActiveActive: ECMP over the living gateways that are not draining', () => {
+    const p = plan(gatewayInput({ remotes: remotes('c-gw1') }));
+    assert.deepEqual(via(routeTo(p.desired.routes, '198.18.80.0/20')), [C3, C2]);
+    const all = plan(gatewayInput({ remotes: remotes('c-gw1', 'c-gw2', 'c-gw3') }));
+    assert.deepEqual(
+      via(routeTo(all.desired.routes, '198.18.80.0/20')),
+      [C3, C2, C1],
+      'all draining: all used',
+    );
+  });
+
+  void it('workers move off a draining local gateway the same way', () => {
+    const local = {
+      ...gatewayInput().local,
+      gateways: [{ ...LOCAL_GATEWAYS[0]!, draining: true }, LOCAL_GATEWAYS[1]!],
+    };
+    const p = plan(workerInput({ local }));
+    for (const r of p.desired.routes) assert.deepEqual(via(r), [A2]);
+    const alone = plan(workerInput({ local, liveness: without('alpha/a-gw2') }));
+    for (const r of alone.desired.routes) assert.deepEqual(via(r), [A1]);
+  });
+
+  void it('the draining gateway itself keeps forwarding as a Gateway until it is removed', () => {
+    const local = {
+      ...gatewayInput().local,
+      gateways: [{ ...LOCAL_GATEWAYS[0]!, draining: true }, LOCAL_GATEWAYS[1]!],
+    };
+    const p = plan(gatewayInput({ local }));
+    assert.deepEqual(p.desired, plan(gatewayInput()).desired);
+    assert.equal(p.selfInner, A1);
+  });
+});
+
 void describe('planDatapath with bad input', () => {
   const skippedFor = (input: PlanInput): Map<string, string> =>
     new Map(plan(input).skipped.map((s) => [s.what, s.reason]));

@@ -62,8 +62,9 @@ const gatewayArb = (c: number): fc.Arbitrary<ExportedGateway> =>
         10,
       ),
       internalIP: mostly(INTERNAL_IPS, BAD_IPS, 20),
+      draining: fc.constantFrom(undefined, undefined, undefined, false, true),
     })
-    .map((g) => ({ ...g }));
+    .map(({ draining, ...g }) => ({ ...g, ...(draining !== undefined && { draining }) }));
 
 // Mostly distinct node names, as real exports have; sometimes a duplicate.
 const gatewaysArb = (c: number): fc.Arbitrary<ExportedGateway[]> =>
@@ -175,7 +176,47 @@ function shuffled(input: PlanInput, seed: number): PlanInput {
 
 const RUNS = 300;
 
+/** The input without any drain marks. */
+function undrained(input: PlanInput): PlanInput {
+  const strip = (gs: readonly ExportedGateway[]) => gs.map(({ draining: _d, ...g }) => g);
+  return {
+    ...input,
+    local: { ...input.local, gateways: strip(input.local.gateways) },
+    remotes: input.remotes.map((r) => ({ ...r, gateways: strip(r.gateways) })),
+  };
+}
+
 void describe('planDatapath properties', () => {
+  void it('a draining gateway is routed through only when its cluster has no living one that is not draining', () => {
+    // Equivalently: the plan is the one without drain marks in which a draining gateway is dead
+    // wherever a living gateway of its cluster is not draining, and unchanged elsewhere.
+    let compared = 0;
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const p = planDatapath(input);
+        const keys = p.peers.map((x) => x.key);
+        if (new Set(keys).size !== keys.length) return; // duplicate node names share one verdict
+        const live = new Map(input.liveness);
+        for (const cluster of new Set(p.peers.map((x) => x.cluster))) {
+          const peers = p.peers.filter((x) => x.cluster === cluster);
+          if (!peers.some((x) => !x.draining && input.liveness.get(x.key) === true)) continue;
+          for (const x of peers) if (x.draining) live.set(x.key, false);
+        }
+        const q = planDatapath({ ...undrained(input), liveness: live });
+        assert.deepEqual(p.desired, q.desired);
+        assert.deepEqual(p.skipped, q.skipped);
+        assert.deepEqual(
+          p.peers.map(({ draining: _d, ...x }) => x),
+          q.peers.map(({ draining: _d, ...x }) => x),
+          'a drain never changes who is tunnelled to (BFD keeps running to a draining gateway)',
+        );
+        if (p.peers.some((x) => x.draining)) compared++;
+      }),
+      { numRuns: RUNS },
+    );
+    assert.ok(compared > RUNS / 10, `only ${compared} inputs had a draining peer`);
+  });
+
   void it('same input gives the same output, in whatever order the lists come', () => {
     fc.assert(
       fc.property(inputArb, fc.nat(), (input, seed) => {

@@ -45,6 +45,20 @@ test('the export lists Gateways by priority with readiness, and fills tunnel def
   assert.deepEqual(i.serviceCIDRs, []);
 });
 
+test('a draining Gateway is exported as draining; the others carry no such field', () => {
+  const d = gw('n1', 100, true);
+  d.spec.draining = true;
+  const i = buildClusterInfo(member, [gw('n2', 99, true), d], 'ActiveStandby');
+  assert.deepEqual(
+    i.gateways.map((g) => [g.node, g.draining]),
+    [
+      ['n1', true],
+      ['n2', undefined],
+    ],
+  );
+  assert.ok(!('draining' in i.gateways[1]!), 'exports of clusters that drain nothing stay as they were');
+});
+
 const info = (id: string): ClusterInfo => ({
   clusterID: id,
   mode: 'ActiveStandby',

@@ -28,6 +28,8 @@ function run(over: Partial<Omit<ScheduleInput, 'policy'>> & { desired: number; h
     now: over.now ?? NOW,
     lastFailure: over.lastFailure ?? new Map(),
     failedNow: over.failedNow ?? new Set(),
+    ...(over.ready && { ready: over.ready }),
+    ...(over.drainSettled && { drainSettled: over.drainSettled }),
   });
 }
 
@@ -181,14 +183,14 @@ void describe('schedule: replacement', () => {
     ]);
   });
 
-  void it('removes with the most specific reason, the lease first', () => {
+  void it('removes with the most specific reason, the lease first; drains what is only drained', () => {
     const candidates = [
       node('lease', 'z1', { ready: false }),
       node('notready', 'z1', { ready: false, schedulable: false }),
-      node('cordoned', 'z1', { schedulable: false, draining: true }),
-      node('draining', 'z1', { draining: true }),
-      node('noip', 'z1', { gatewayIP: undefined }),
-      node('loop', 'z1', { internalIP: '127.0.0.1' }),
+      node('cordoned', 'z1', { schedulable: false }),
+      node('draining', 'z1', { draining: true, schedulable: false }),
+      node('noip', 'z1', { gatewayIP: undefined, draining: true }),
+      node('loop', 'z1', { internalIP: '127.0.0.1', schedulable: false }),
       node('fresh', 'z2'),
     ];
     const current = ['lease', 'notready', 'cordoned', 'draining', 'noip', 'loop', 'gone'].map((n, i) => ({
@@ -197,15 +199,163 @@ void describe('schedule: replacement', () => {
     }));
     const r = run({ candidates, current, failedNow: new Set(['lease']), desired: 1 });
     assert.deepEqual(r.removed, [
-      { node: 'cordoned', reason: 'Unschedulable' },
-      { node: 'draining', reason: 'Draining' },
       { node: 'gone', reason: 'NodeGone' },
       { node: 'lease', reason: 'LeaseExpired' },
       { node: 'loop', reason: 'AddressUnusable' },
       { node: 'noip', reason: 'AddressUnusable' },
       { node: 'notready', reason: 'NodeNotReady' },
     ]);
-    assert.deepEqual(r.assignment, [{ node: 'fresh', priority: 100 }]);
+    // Healthy but drained (cordoned, or labelled: the label names it): kept apart until replaced.
+    assert.deepEqual(r.draining, [
+      { node: 'cordoned', priority: 98, reason: 'Unschedulable' },
+      { node: 'draining', priority: 97, reason: 'Draining' },
+    ]);
+    // The replacement ranks below the draining ones too: it must not take one's inner address slot.
+    assert.deepEqual(r.assignment, [{ node: 'fresh', priority: 96 }]);
+    assert.equal(r.drainCovered, false, 'the replacement is not Ready yet');
+  });
+});
+
+void describe('schedule: drain (make before break)', () => {
+  // a (z1, 100) and c (z2, 99) are the steady pair; b, d, e are spare.
+  const steadyPair = [
+    { node: 'a', priority: 100 },
+    { node: 'c', priority: 99 },
+  ];
+  const withDrained = (name: string, over: Partial<Candidate> = { draining: true }) =>
+    fiveInThreeZones().map((c) => (c.name === name ? { ...c, ...over } : c));
+
+  void it('keeps the draining instance, out of the count, and places a replacement below every current one', () => {
+    const r = run({
+      candidates: withDrained('a'),
+      current: steadyPair,
+      desired: 2,
+      ready: new Set(['a', 'c']),
+    });
+    assert.deepEqual(r.draining, [{ node: 'a', priority: 100, reason: 'Draining' }]);
+    assert.deepEqual(r.removed, []);
+    // The least-used zone without a: z1 has none now, z3 none; b (z1) sorts first.
+    assert.deepEqual(r.added, [{ node: 'b', priority: 98 }]);
+    assert.deepEqual(r.assignment, [
+      { node: 'c', priority: 99 },
+      { node: 'b', priority: 98 },
+    ]);
+    assert.equal(r.drainCovered, false);
+    assert.equal(r.degraded, undefined);
+  });
+
+  void it('is not removed before its drain is both covered and settled', () => {
+    const current = [...steadyPair, { node: 'b', priority: 98 }];
+    const candidates = withDrained('a');
+    // Settled but not covered (b not Ready yet): kept.
+    let r = run({
+      candidates,
+      current,
+      desired: 2,
+      ready: new Set(['a', 'c']),
+      drainSettled: new Set(['a']),
+    });
+    assert.equal(r.drainCovered, false);
+    assert.deepEqual(
+      r.draining.map((d) => d.node),
+      ['a'],
+    );
+    // Covered but not settled: kept, and nothing else moves.
+    r = run({ candidates, current, desired: 2, ready: new Set(['a', 'b', 'c']) });
+    assert.equal(r.drainCovered, true);
+    assert.deepEqual(
+      r.draining.map((d) => d.node),
+      ['a'],
+    );
+    assert.deepEqual(r.added, []);
+    assert.deepEqual(r.removed, []);
+    // Both: removed as Draining, the rest unchanged.
+    r = run({ candidates, current, desired: 2, ready: new Set(['b', 'c']), drainSettled: new Set(['a']) });
+    assert.deepEqual(r.removed, [{ node: 'a', reason: 'Draining' }]);
+    assert.deepEqual(r.draining, []);
+    assert.deepEqual(r.assignment, [
+      { node: 'c', priority: 99 },
+      { node: 'b', priority: 98 },
+    ]);
+    assert.deepEqual(r.added, []);
+  });
+
+  void it('drains a cordoned Node the same way, with reason Unschedulable', () => {
+    const current = [...steadyPair, { node: 'b', priority: 98 }];
+    const r = run({
+      candidates: withDrained('c', { schedulable: false }),
+      current,
+      desired: 2,
+      ready: new Set(['a', 'b']),
+      drainSettled: new Set(['c']),
+    });
+    assert.deepEqual(r.removed, [{ node: 'c', reason: 'Unschedulable' }]);
+  });
+
+  void it('keeps it, Degraded, when no replacement can be placed', () => {
+    const candidates = [node('a', 'z1', { draining: true }), node('c', 'z2')];
+    const r = run({
+      candidates,
+      current: steadyPair,
+      desired: 2,
+      ready: new Set(['a', 'c']),
+      drainSettled: new Set(['a']),
+    });
+    assert.deepEqual(r.draining, [{ node: 'a', priority: 100, reason: 'Draining' }]);
+    assert.deepEqual(r.removed, []);
+    assert.equal(r.drainCovered, false);
+    assert.equal(
+      r.degraded,
+      '1 of 2 desired instances: only 1 eligible candidate (a: Draining, kept until replaced)',
+    );
+  });
+
+  void it('places no 17th instance: at the limit a drain waits for desired to be lowered', () => {
+    const candidates = Array.from({ length: 17 }, (_, i) =>
+      node(`m${String(i).padStart(2, '0')}`, `z${i % 3}`),
+    );
+    const current = candidates.slice(0, 16).map((c, i) => ({ node: c.name, priority: 100 - i }));
+    candidates[0] = { ...candidates[0]!, draining: true };
+    const ready = new Set(current.map((i) => i.node));
+    const r = run({ candidates, current, desired: 16, ready });
+    assert.deepEqual(r.added, []);
+    assert.deepEqual(
+      r.draining.map((d) => d.node),
+      ['m00'],
+    );
+    assert.match(
+      r.degraded!,
+      /^15 of 16 desired instances: draining instances hold the rest of the 16 instances/,
+    );
+    // Lowered to 15: covered by the 15 others, and it may go once settled.
+    const lower = run({ candidates, current, desired: 15, ready, drainSettled: new Set(['m00']) });
+    assert.deepEqual(lower.removed, [{ node: 'm00', reason: 'Draining' }]);
+    assert.equal(lower.degraded, undefined);
+  });
+
+  void it('is cancelled when the label goes: the instance counts again and the newest one is scaled down', () => {
+    const current = [...steadyPair, { node: 'b', priority: 98 }];
+    const r = run({ candidates: fiveInThreeZones(), current, desired: 2, ready: new Set(['a', 'b', 'c']) });
+    assert.deepEqual(r.draining, []);
+    assert.deepEqual(r.removed, [{ node: 'b', reason: 'ScaledDown' }]);
+    assert.deepEqual(r.assignment, steadyPair);
+  });
+
+  void it('still removes a draining instance at once when it fails, and everything when desired is 0', () => {
+    const current = [...steadyPair, { node: 'b', priority: 98 }];
+    let r = run({ candidates: withDrained('a'), current, desired: 2, failedNow: new Set(['a']) });
+    assert.deepEqual(r.removed, [{ node: 'a', reason: 'LeaseExpired' }]);
+    assert.deepEqual(r.draining, []);
+    r = run({ candidates: withDrained('a'), current, desired: 0 });
+    assert.deepEqual(
+      r.removed.map((x) => [x.node, x.reason]),
+      [
+        ['a', 'ScaledDown'],
+        ['b', 'ScaledDown'],
+        ['c', 'ScaledDown'],
+      ],
+    );
+    assert.deepEqual(r.draining, []);
   });
 });
 

@@ -54,6 +54,7 @@ const member: MemberStatusReport = {
       internalIP: '198.18.0.11',
       priority: 1000,
       role: 'Active',
+      draining: false,
       ready: true,
       readyReason: 'LeaseRenewed',
       readyMessage: 'renewed',
@@ -68,6 +69,7 @@ const member: MemberStatusReport = {
       internalIP: '198.18.0.14',
       priority: 999,
       role: 'Standby',
+      draining: true,
       ready: false,
       readyReason: 'AwaitingLease',
       readyMessage: 'no renewal yet',
@@ -153,8 +155,11 @@ test('member tables: every section, with the Gateways in a table', () => {
     assert.notEqual(row1[i], ' ', `${col} column aligned`);
     assert.notEqual(row2[i], ' ', `${col} column aligned`);
   }
-  assert.match(row1, /Active {3}1000 {6}True {19}0\.4s$/);
-  assert.match(row2, /- {7}198\.18\.0\.14 .* Standby {2}999 {7}False \(AwaitingLease\) {2}no Lease$/);
+  assert.match(row1, /Active {13}1000 {6}True {19}0\.4s$/);
+  assert.match(
+    row2,
+    /- {7}198\.18\.0\.14 .* Standby, draining {2}999 {7}False \(AwaitingLease\) {2}no Lease$/,
+  );
   assert.match(
     text,
     / {2}b +ActiveActive +1\/2 ready +198\.18\.2\.1,198\.18\.2\.2 +198\.18\.80\.0\/20 +198\.19\.10\.0\/24 +Active +12:09:58Z \(2s ago\)$/m,
