@@ -17,8 +17,8 @@ export interface BfdPeerSummary {
   /** Negotiated transmit interval and detection time, ms (0 until negotiated). */
   txMs: number;
   detectMs: number;
-  /** When the state last changed, ISO 8601; absent if not since the agent started. */
-  lastChange?: string;
+  /** When the state last changed, ISO 8601; null if not since the agent started. */
+  lastChange: string | null;
   /** The diagnostic of the latest change, e.g. ControlDetectionTimeExpired. */
   diag: string;
 }
@@ -40,7 +40,7 @@ export interface SessionView {
 
 export function summarizeSessions(sessions: readonly SessionView[], nowMs: number): BfdSummary {
   const peers: BfdPeerSummary[] = [];
-  const nodes: Record<string, number> = {};
+  const nodes: Record<string, number> = { AdminDown: 0, Down: 0, Init: 0, Up: 0 };
   for (const s of sessions) {
     const state = BFD_STATE_NAMES[s.snapshot.state];
     if (!s.peer) {
@@ -53,7 +53,7 @@ export function summarizeSessions(sessions: readonly SessionView[], nowMs: numbe
       state,
       txMs: Math.round(s.snapshot.txIntervalUs / 100) / 10,
       detectMs: Math.round(s.snapshot.detectionTimeUs / 100) / 10,
-      ...(s.lastChangeMs !== undefined && { lastChange: new Date(s.lastChangeMs).toISOString() }),
+      lastChange: s.lastChangeMs === undefined ? null : new Date(s.lastChangeMs).toISOString(),
       diag: diagName(s.snapshot.localDiag),
     });
   }

@@ -123,6 +123,33 @@ export function formatMember(r: MemberStatusReport): string {
       ),
     );
 
+  const withBfd = (r.gateways ?? []).filter((g) => g.bfd);
+  if (withBfd.length) {
+    out.push('', 'BFD sessions (as each Gateway agent last published them on its Lease)');
+    const rows: string[][] = [];
+    for (const g of withBfd) {
+      const b = g.bfd!;
+      for (const p of b.peers)
+        rows.push([
+          g.node,
+          p.peer,
+          p.state,
+          p.txMs ? `${p.txMs} ms` : '-',
+          p.detectMs ? `${p.detectMs} ms` : '-',
+          ago(p.lastChange, now),
+          p.diag,
+        ]);
+      const nodes = Object.entries(b.nodes)
+        .filter(([, n]) => n > 0)
+        .map(([st, n]) => `${n} ${st}`)
+        .join(', ');
+      rows.push([g.node, 'local Nodes', nodes || 'none', '-', '-', '-', `as of ${ago(b.at, now)}`]);
+    }
+    out.push(
+      ...table(['GATEWAY', 'PEER', 'STATE', 'INTERVAL', 'DETECTION', 'LAST CHANGE', 'DIAGNOSTIC'], rows),
+    );
+  }
+
   out.push('', `Remote clusters${r.remoteClusters ? ` (${r.remoteClusters.length})` : ''}`);
   if (!r.remoteClusters) out.push(unavailable);
   else if (!r.remoteClusters.length) out.push('  none imported');

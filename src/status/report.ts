@@ -1,5 +1,6 @@
 // Builds the `mcgw status` document from the objects read from the apiserver. Pure: the collector
 // (collect.ts) does the reading, format.ts the printing.
+import { BFD_SUMMARY_ANNOTATION, parseBfdSummary } from '../agent/bfdsummary.ts';
 import { HEARTBEAT_LEASE, NODE_LABEL } from '../api/group.ts';
 import type {
   ClusterExport,
@@ -29,7 +30,12 @@ import type {
 
 /** The parts of a Lease the report reads, as JSON from the apiserver. */
 export interface LeaseLike {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: { renewTime?: string | Date; holderIdentity?: string };
 }
 
@@ -156,7 +162,9 @@ export function buildMemberReport(input: MemberInput): MemberStatusReport {
         .sort((a, b) => b.spec.priority - a.spec.priority || a.spec.nodeName.localeCompare(b.spec.nodeName))
         .map((g) => {
           const ready = getCondition(g.status?.conditions, 'Ready');
-          const renew = toMs(leases.get(g.spec.nodeName)?.spec?.renewTime);
+          const lease = leases.get(g.spec.nodeName);
+          const renew = toMs(lease?.spec?.renewTime);
+          const bfd = parseBfdSummary(lease?.metadata?.annotations?.[BFD_SUMMARY_ANNOTATION]);
           return {
             node: g.spec.nodeName,
             zone: g.spec.zone ?? null,
@@ -171,6 +179,7 @@ export function buildMemberReport(input: MemberInput): MemberStatusReport {
             leaseRenewTime: renew === undefined ? null : new Date(renew).toISOString(),
             leaseAgeSeconds: renew === undefined ? null : seconds(input.now - renew),
             createdAt: iso(g.metadata.creationTimestamp),
+            bfd: bfd ?? null,
           };
         })
     : null;

@@ -2,6 +2,8 @@
 // docs/status-schema.json is its JSON Schema; keep the two in step (a test validates real output).
 
 /** Bump when a field changes meaning or disappears; adding fields keeps the version. */
+import type { BfdSummary } from '../agent/bfdsummary.ts';
+
 export const STATUS_SCHEMA_VERSION = 1;
 
 export interface ConditionView {
@@ -56,6 +58,11 @@ export interface GatewayView {
   /** Seconds from leaseRenewTime to collectedAt (by this machine's clock). */
   leaseAgeSeconds: number | null;
   createdAt: string | null;
+  /**
+   * The BFD sessions the Gateway's agent last published on its Lease (src/agent/bfdsummary.ts):
+   * remote Gateways one by one, local Nodes counted by state. Null when the agent published none.
+   */
+  bfd: BfdSummary | null;
 }
 
 export interface GatewaySummary {

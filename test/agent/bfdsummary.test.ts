@@ -28,14 +28,14 @@ describe('summarizeSessions', () => {
       2_000,
     );
     assert.deepEqual(
-      s.peers.map((p) => [p.peer, p.state, p.txMs, p.detectMs, p.lastChange ?? null]),
+      s.peers.map((p) => [p.peer, p.state, p.txMs, p.detectMs, p.lastChange]),
       [
         ['b/b-gw1', 'Down', 1000, 0, null],
         ['b/b-gw2', 'Up', 50, 150, '1970-01-01T00:00:01.000Z'],
       ],
     );
     assert.match(s.peers[0]!.diag, /Detection Time Expired/i);
-    assert.deepEqual(s.nodes, { Up: 2, Down: 1 });
+    assert.deepEqual(s.nodes, { AdminDown: 0, Down: 1, Init: 0, Up: 2 });
     assert.equal(s.at, '1970-01-01T00:00:02.000Z');
     assert.deepEqual(parseBfdSummary(JSON.stringify(s)), s);
   });

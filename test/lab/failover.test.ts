@@ -2,15 +2,26 @@
 // agents in network namespaces, a UDP stream between a pod in each; the carrying Gateway dies, with
 // the control planes up and with every apiserver (both members' and the leader's) stopped first.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Mode } from '../../src/api/types.ts';
 import { DEFAULT_LAB_CONFIG, Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_LAB_OPTIONS } from '../../src/lab/plan.ts';
 import { runTrial } from '../../src/lab/scenarios.ts';
+import { readFileSync } from 'node:fs';
+import { validate } from '../../src/status/schema-check.ts';
+import type { JsonSchema } from '../../src/status/schema-check.ts';
+import type { MemberStatusReport } from '../../src/status/types.ts';
+
+const MCGW = fileURLToPath(new URL('../../bin/mcgw.js', import.meta.url));
+const SCHEMA = JSON.parse(
+  readFileSync(new URL('../../docs/status-schema.json', import.meta.url), 'utf8'),
+) as JsonSchema;
 
 const root = process.getuid?.() === 0;
 
@@ -37,10 +48,51 @@ for (const mode of ['ActiveStandby', 'ActiveActive'] as Mode[]) {
         assert.ok(ms <= bound, `${dir} lost ${ms} ms (bound ${bound} ms)`);
     };
 
+    const status = (): MemberStatusReport => {
+      const r = spawnSync(
+        process.execPath,
+        [MCGW, 'status', '--kubeconfig', lab.member('a').cp.kubeconfigPath, '--json'],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as MemberStatusReport;
+      assert.deepEqual(validate(SCHEMA, report), [], 'the JSON matches docs/status-schema.json');
+      return report;
+    };
+
+    test('mcgw status shows every Gateway and its BFD sessions', async () => {
+      // Summaries ride on Lease renewals (every 500 ms): wait for both Gateways' to show all Up.
+      let gws: MemberStatusReport['gateways'] = [];
+      await lab.waitFor('BFD summaries on both Gateway Leases', 15_000, () => {
+        gws = status().gateways ?? [];
+        return (
+          gws.length === 2 &&
+          gws.every((g) => g.bfd && g.bfd.peers.length === 2 && g.bfd.peers.every((p) => p.state === 'Up'))
+        );
+      });
+      for (const g of gws) {
+        assert.deepEqual(g.bfd!.peers.map((p) => p.peer).sort(), ['b/b-gw1', 'b/b-gw2']);
+        assert.ok(
+          g.bfd!.peers.every((p) => p.txMs === 50 && p.detectMs === 150),
+          JSON.stringify(g.bfd),
+        );
+        // a-w1 and the third candidate (a worker while not placed) answer to both Gateways.
+        assert.ok((g.bfd!.nodes.Up ?? 0) >= 2, `local Node sessions ${JSON.stringify(g.bfd!.nodes)}`);
+      }
+    });
+
     test(`control planes up: loss within ${bound} ms both ways, the Gateway replaced`, async () => {
       const r = await runTrial(lab, 'gateway-death', 1, { observeMs: 30_000, say: () => {} });
       check('gateway-death', r);
       assert.ok(r.controlPlaneRestoreMs !== null, 'the controller placed a replacement');
+      // The failover and its timings show in mcgw status.
+      const f = status().failovers?.find((x) => x.node === r.victim);
+      assert.ok(f, `a failover of ${r.victim} in mcgw status`);
+      assert.ok(f.replacement && f.replacement !== r.victim, `replaced by ${f.replacement}`);
+      assert.ok(
+        f.leaseSilentSeconds !== null && f.leaseSilentSeconds < 5,
+        `Lease silent ${f.leaseSilentSeconds} s`,
+      );
     });
 
     test(`every apiserver and the leader stopped first: loss still within ${bound} ms`, async () => {

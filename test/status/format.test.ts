@@ -61,6 +61,21 @@ const member: MemberStatusReport = {
       leaseRenewTime: '2026-03-01T12:09:59.600Z',
       leaseAgeSeconds: 0.4,
       createdAt: '2026-03-01T12:00:00.000Z',
+      bfd: {
+        at: '2026-03-01T12:09:59.600Z',
+        peers: [
+          {
+            peer: 'b/b-gw1',
+            address: '198.19.222.84',
+            state: 'Up',
+            txMs: 50,
+            detectMs: 150,
+            lastChange: '2026-03-01T12:08:00.000Z',
+            diag: 'No Diagnostic',
+          },
+        ],
+        nodes: { AdminDown: 0, Down: 1, Init: 0, Up: 3 },
+      },
     },
     {
       node: 'n4',
@@ -76,6 +91,7 @@ const member: MemberStatusReport = {
       leaseRenewTime: null,
       leaseAgeSeconds: null,
       createdAt: '2026-03-01T12:08:00.000Z',
+      bfd: null,
     },
   ],
   remoteClusters: [
@@ -164,6 +180,10 @@ test('member tables: every section, with the Gateways in a table', () => {
     text,
     / {2}b +ActiveActive +1\/2 ready +198\.18\.2\.1,198\.18\.2\.2 +198\.18\.80\.0\/20 +198\.19\.10\.0\/24 +Active +12:09:58Z \(2s ago\)$/m,
   );
+  assert.match(text, /BFD sessions \(as each Gateway agent last published them on its Lease\)/);
+  assert.match(text, /node-1 +b\/b-gw1 +Up +50 ms +150 ms +12:08:00Z \(2m00s ago\) +No Diagnostic/);
+  assert.match(text, /node-1 +local Nodes +1 Down, 3 Up +- +- +- +as of 12:09:59Z/);
+  assert.doesNotMatch(text, /n4 +local Nodes/, 'a Gateway without a summary has no BFD rows');
   assert.match(text, /Recent failovers/);
   const f = lines.find((l) => l.includes('LeaseExpired'))!;
   assert.match(f, /^ {2}12:08:00Z \(2m00s ago\) +n2 +LeaseExpired +~3\.3s +n4 +12:08:00Z +0s$/);
