@@ -23,6 +23,7 @@ import { planLab, TRAFFIC_PORT } from './plan.ts';
 import type { LabCluster, LabNode, LabOptions, LabPlan } from './plan.ts';
 import { killLabProcesses, ProcessSet } from './procs.ts';
 import type { LabProcess } from './procs.ts';
+import { freePort } from './ports.ts';
 import { UnixRelay } from './relay.ts';
 import { createSimNode, setSimNodeStatus } from './simnodes.ts';
 
@@ -100,6 +101,7 @@ export class Lab {
   leaderClients!: Clients;
   readonly members = new Map<string, LabMember>();
   private readonly life = new Map<string, NodeLife>();
+  private readonly healthPorts = new Map<string, number>();
   private kubeletTimer: NodeJS.Timeout | undefined;
   private kubeletBusy = false;
   private closed = false;
@@ -181,10 +183,23 @@ export class Lab {
       .add({
         name: 'leader',
         cmd: process.execPath,
-        args: [MCGW, 'leader', '--kubeconfig', this.leader.kubeconfigPath, '--identity', 'leader-1'],
+        args: [
+          MCGW,
+          'leader',
+          '--kubeconfig',
+          this.leader.kubeconfigPath,
+          '--identity',
+          'leader-1',
+          '--health-addr',
+          `127.0.0.1:${await this.healthPort('leader')}`,
+        ],
       })
       .start();
-    for (const c of clusters) for (const r of [1, 2]) await this.controller(c, r).start();
+    for (const c of clusters)
+      for (const r of [1, 2]) {
+        await this.healthPort(`controller-${c.id}-${r}`);
+        await this.controller(c, r).start();
+      }
 
     step(5, 'starting a relay and an agent in every Node namespace');
     await Promise.all(this.nodes.map((n) => this.relayProc(n).start()));
@@ -436,6 +451,8 @@ export class Lab {
       m.cp.kubeconfigPath,
       '--identity',
       identity,
+      '--health-addr',
+      `127.0.0.1:${this.healthPorts.get(identity) ?? 0}`,
       '--election-lease-ms',
       '2000',
       '--election-renew-ms',
@@ -592,6 +609,28 @@ export class Lab {
     );
   }
 
+  /** A fixed loopback port for a root-namespace process's /metrics, chosen once. */
+  private async healthPort(name: string): Promise<number> {
+    const have = this.healthPorts.get(name);
+    if (have) return have;
+    const port = await freePort();
+    this.healthPorts.set(name, port);
+    return port;
+  }
+
+  /**
+   * Prometheus text of a lab process: an agent by Node name (through its relay), or `leader`, or
+   * `controller-<cluster>-<replica>`.
+   */
+  async metrics(name: string): Promise<string> {
+    const node = this.nodes.find((n) => n.name === name);
+    if (node) return this.agentMetrics(node);
+    const port = this.healthPorts.get(name);
+    if (!port) throw new LabError(`no lab process named ${name} serves metrics`);
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    return r.text();
+  }
+
   /** Unasked exits of agents and controllers so far (each was restarted a second later). */
   crashes(): number {
     let n = 0;
@@ -609,8 +648,22 @@ export class Lab {
     return l.spec?.holderIdentity ?? undefined;
   }
 
-  /** The agent's Prometheus text, read through the Node's relay. */
-  agentMetrics(n: LabNode): Promise<string> {
+  /**
+   * The agent's Prometheus text, read through the Node's relay. An agent that is (re)starting
+   * refuses the relay's connection for a moment, so a refused or cut request is retried for 5 s.
+   */
+  async agentMetrics(n: LabNode): Promise<string> {
+    for (let i = 0; ; i++) {
+      try {
+        return await this.agentMetricsOnce(n);
+      } catch (err) {
+        if (i >= 25) throw err;
+        await sleep(200);
+      }
+    }
+  }
+
+  private agentMetricsOnce(n: LabNode): Promise<string> {
     return new Promise((resolve, reject) => {
       const req = httpGet({ socketPath: this.agentSocket(n), path: '/metrics', timeout: 2_000 }, (res) => {
         let body = '';
