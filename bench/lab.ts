@@ -4,7 +4,9 @@
 //   npm run bench:lab -- [--trials N] [--other-trials N] [--baseline-trials N] [--soak-seconds N]
 //                        [--modes ActiveStandby,ActiveActive] [--no-write]
 import { spawnSync } from 'node:child_process';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { markdownTable } from '../src/lab/report.ts';
@@ -35,6 +37,8 @@ const lab = (...args: string[]) => {
   return r.stdout;
 };
 
+const REPORTS = join(tmpdir(), 'mcgw-bench-lab');
+mkdirSync(REPORTS, { recursive: true });
 const reports: ScenarioReport[] = [];
 const began = new Date();
 for (const mode of values.modes!.split(',')) {
@@ -50,8 +54,11 @@ for (const mode of values.modes!.split(',')) {
             ? ['--trials', '1', '--observe-seconds', values['soak-seconds']!]
             : ['--trials', values['other-trials']!, '--baseline-trials', '0'];
       say(`${mode}: ${name} ${args.join(' ')}`);
-      const r = JSON.parse(lab('run', name, '--json', ...args)) as ScenarioReport;
+      const text = lab('run', name, '--json', ...args);
+      const r = JSON.parse(text) as ScenarioReport;
       reports.push(r);
+      // Every report in full next to the table's source, for a look at single trials.
+      writeFileSync(join(REPORTS, `${mode}-${name}.json`), text);
       process.stdout.write(`${markdownTable([r]).split('\n')[2]}\n`);
     }
   } finally {
