@@ -4,7 +4,7 @@
 //   npm run bench:lab -- [--trials N] [--other-trials N] [--baseline-trials N] [--soak-seconds N]
 //                        [--modes ActiveStandby,ActiveActive] [--no-write]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,9 @@ const { values } = parseArgs({
     'soak-seconds': { type: 'string', default: '600' },
     modes: { type: 'string', default: 'ActiveStandby,ActiveActive' },
     'no-write': { type: 'boolean', default: false },
+    // Rebuild the table from the JSON reports a run left (e.g. after re-running one scenario by
+    // hand with `mcgw lab run ... --json > <dir>/<mode>-<scenario>.json`).
+    'from-reports': { type: 'boolean', default: false },
   },
 });
 
@@ -41,7 +44,7 @@ const REPORTS = join(tmpdir(), 'mcgw-bench-lab');
 mkdirSync(REPORTS, { recursive: true });
 const reports: ScenarioReport[] = [];
 const began = new Date();
-for (const mode of values.modes!.split(',')) {
+for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
   say(`${mode}: mcgw lab up`);
   lab('down');
   lab('up', '--mode', mode);
@@ -66,6 +69,12 @@ for (const mode of values.modes!.split(',')) {
   }
 }
 
+if (values['from-reports'])
+  for (const mode of values.modes!.split(','))
+    for (const name of Object.keys(SCENARIOS)) {
+      const file = join(REPORTS, `${mode}-${name}.json`);
+      if (existsSync(file)) reports.push(JSON.parse(readFileSync(file, 'utf8')) as ScenarioReport);
+    }
 const table = markdownTable(reports);
 const body = [
   `Command: \`npm run bench:lab -- --trials ${values.trials} --other-trials ${values['other-trials']} --baseline-trials ${values['baseline-trials']} --soak-seconds ${values['soak-seconds']}\`,`,
