@@ -73,8 +73,8 @@ const ms = (n: number | undefined | null): string => (n === undefined || n === n
 /** One Markdown table row per report (and one for its baseline), for docs/BENCHMARKS.md. */
 export function markdownTable(reports: readonly ScenarioReport[]): string {
   const rows = [
-    '| scenario | mode | trials | loss window p50 | loss window max | control plane restore p50 | false failovers | baseline loss p50 | ratio (baseline / mcgw) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| scenario | mode | trials | loss window p50 | loss window max | control plane restore p50 | false failovers | baseline loss p50 | ratio (baseline / mcgw) | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of reports) {
     const s = r.summary;
@@ -82,7 +82,7 @@ export function markdownTable(reports: readonly ScenarioReport[]): string {
       `| ${r.scenario} | ${r.mode} | ${s.trials} | ${ms(s.lossWindowMs.p50)} | ${ms(s.lossWindowMs.max)} | ` +
         `${ms(s.controlPlaneRestoreMs?.p50)} | ${s.falseFailovers} | ` +
         `${r.baseline ? ms(r.baseline.summary.lossWindowMs.p50) : 'n/a'} | ` +
-        `${r.ratio?.lossWindowP50 != null ? `${r.ratio.lossWindowP50}x` : 'n/a'} |`,
+        `${r.ratio?.lossWindowP50 != null ? `${r.ratio.lossWindowP50}x` : 'n/a'} | ${r.machine.loadAverage1m} |`,
     );
   }
   return rows.join('\n');

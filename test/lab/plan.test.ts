@@ -90,7 +90,7 @@ describe('report', () => {
     assert.equal(b.ratio?.lossWindowP50, 512.5);
     assert.match(
       markdownTable([b]),
-      /\| gateway-death \| ActiveStandby \| 2 \| 80 ms \| 120 ms \| 3000 ms \| 2 \| 41000 ms \| 512.5x \|/,
+      /\| gateway-death \| ActiveStandby \| 2 \| 80 ms \| 120 ms \| 3000 ms \| 2 \| 41000 ms \| 512.5x \| 1 \|/,
     );
   });
 });
