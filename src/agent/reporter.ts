@@ -8,14 +8,14 @@
 // that sees the failure derives the same Event name, so the first create wins and the rest get 409
 // AlreadyExists, counted as `duplicate`: one report per failure, not one per Node.
 //
-// Loaded only with a kubeconfig (it pulls in the Kubernetes client), like kubesource.ts.
-import type { KubeConfig } from '@kubernetes/client-node';
+// Loaded only with a kubeconfig, like kubesource.ts; its requests go through the small client
+// (src/kube/lite), not client-node.
 import { bfdDownEvent, bfdDownEventName } from '../api/bfdreport.ts';
 import { SYSTEM_NAMESPACE, gatewayLeaseName } from '../api/group.ts';
 import { diagName } from '../bfd/constants.ts';
 import { renewalVersion } from '../controller/leasetracker.ts';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
-import { rawRequest } from '../kube/raw.ts';
+import type { KubeClient } from '../kube/lite/client.ts';
 import type { AgentMetrics, ReportResult } from '../metrics/agent.ts';
 import type { Logger } from '../util/log.ts';
 
@@ -155,19 +155,18 @@ export class BfdDownReporter {
 }
 
 /**
- * The reporter's calls as plain JSON requests: the raw client destroys a request idle for 30 s, so
- * an abandoned one does not hold a connection for ever, and the Lease's renewTime stays a string.
+ * The reporter's calls as plain JSON requests: the client destroys a request idle for 30 s, so an
+ * abandoned one does not hold a connection for ever, and the Lease's renewTime stays a string.
  */
-export function kubeReporterApi(kc: KubeConfig): ReporterApi {
+export function kubeReporterApi(client: KubeClient): ReporterApi {
   const ns = `/api/v1/namespaces/${SYSTEM_NAMESPACE}`;
   return {
     async lease(gateway) {
       try {
-        const lease = await rawRequest<{
+        const lease = await client.request<{
           spec?: { renewTime?: string };
           metadata?: { resourceVersion?: string; uid?: string };
         }>(
-          kc,
           'GET',
           `/apis/coordination.k8s.io/v1/namespaces/${SYSTEM_NAMESPACE}/leases/${gatewayLeaseName(gateway)}`,
         );
@@ -179,7 +178,7 @@ export function kubeReporterApi(kc: KubeConfig): ReporterApi {
     },
     async createEvent(body) {
       try {
-        await rawRequest(kc, 'POST', `${ns}/events`, body);
+        await client.request('POST', `${ns}/events`, { body });
         return true;
       } catch (err) {
         if (isConflict(err)) return false;

@@ -161,25 +161,28 @@ export async function run(argv: string[]): Promise<number> {
   let renewer: LeaseRenewer | undefined;
   // A kubeconfig flag, $KUBECONFIG, or the in-cluster ServiceAccount of a DaemonSet Pod.
   if (values.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
-    // Loaded only here: @kubernetes/client-node costs about 75 MiB of RSS, which an agent running
-    // from its state file alone does not need.
+    // Loaded only here, and never @kubernetes/client-node (about 60 MiB of RSS): the agent talks to
+    // the apiserver through the small client in src/kube/lite.
     const [
-      { loadKubeConfig, makeClients },
+      { KubeClient },
+      { liteLeaseApi },
       { KubeSource },
       { LeaseRenewer },
       { BfdDownReporter, kubeReporterApi },
     ] = await Promise.all([
-      import('../kube/client.ts'),
+      import('../kube/lite/client.ts'),
+      import('../kube/lite/lease.ts'),
       import('../agent/kubesource.ts'),
       import('../lease/renewer.ts'),
       import('../agent/reporter.ts'),
     ]);
-    const clients = makeClients(loadKubeConfig(values.kubeconfig));
+    const client = await KubeClient.load(values.kubeconfig, { userAgent: 'mcgw-agent' });
+    const leases = liteLeaseApi(client);
     // ClusterGateway uids by Node: a report names the placement it saw fail.
     const uids = new Map<string, string>();
     reporter = new BfdDownReporter({
       node,
-      api: kubeReporterApi(clients.kc),
+      api: kubeReporterApi(client),
       uidOf: (gw) => uids.get(gw),
       log,
       metrics,
@@ -187,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
     const renewWith = (t: { renewIntervalMs: number; leaseDurationMs: number }) => {
       renewer?.stop();
       renewer = new LeaseRenewer({
-        api: clients.coordination,
+        api: leases,
         node,
         renewIntervalMs: t.renewIntervalMs,
         leaseDurationMs: t.leaseDurationMs,
@@ -206,7 +209,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     let timing = '';
     source = new KubeSource({
-      clients,
+      client,
       node,
       log,
       onInputs: (i: AgentInputs) => {

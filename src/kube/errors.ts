@@ -1,9 +1,23 @@
-// Classifies errors from the Kubernetes API so callers can branch on meaning, not on numbers.
-import { ApiException } from '@kubernetes/client-node';
+// Classifies errors from the Kubernetes API so callers can branch on meaning, not on numbers. It
+// knows client-node's ApiException by its shape, not its class: the agent's path (src/kube/lite)
+// must not load client-node to classify its own errors.
+import { KubeApiError } from './lite/errors.ts';
 import { RawApiError } from './raw.ts';
 
+/** client-node's ApiException: an Error with the HTTP code, the body and the response headers. */
+function isApiException(err: unknown): err is Error & { code: number; body: unknown } {
+  return (
+    err instanceof Error &&
+    !(err instanceof RawApiError) &&
+    !(err instanceof KubeApiError) &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    'body' in err &&
+    'headers' in err
+  );
+}
+
 export function statusCode(err: unknown): number | undefined {
-  if (err instanceof ApiException || err instanceof RawApiError) return err.code;
+  if (err instanceof KubeApiError || err instanceof RawApiError) return err.code;
   const c =
     (err as { code?: unknown; statusCode?: unknown } | null)?.code ??
     (err as { statusCode?: unknown })?.statusCode;
@@ -17,8 +31,8 @@ export const isInvalid = (err: unknown): boolean => statusCode(err) === 422;
 
 /** A short message for logs: the apiserver's own message when there is one. */
 export function apiMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = err.body as unknown;
+  if (isApiException(err)) {
+    const body = err.body;
     let parsed: unknown = body;
     if (typeof body === 'string') {
       try {
@@ -30,6 +44,6 @@ export function apiMessage(err: unknown): string {
     const msg = (parsed as { message?: unknown } | null)?.message;
     return `HTTP ${err.code}: ${typeof msg === 'string' ? msg : String(body).slice(0, 300)}`;
   }
-  if (err instanceof RawApiError) return err.message;
+  if (err instanceof KubeApiError || err instanceof RawApiError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }

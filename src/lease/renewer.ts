@@ -1,12 +1,23 @@
 // Renews the Lease a Gateway instance uses to prove it is alive. The agent on a Gateway Node runs
 // this; the controller fails an instance whose Lease it sees unchanged for leaseDurationMs.
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+//
+// It needs only the three Lease calls of LeaseApi: client-node's CoordinationV1Api has them (the
+// controllers, `mcgw lease`, `mcgw local`, the lab and tests), and so has src/kube/lite/lease.ts,
+// which the agent uses so it never loads client-node.
+import type { V1Lease } from '@kubernetes/client-node';
 import { NODE_LABEL, SYSTEM_NAMESPACE, gatewayLeaseName } from '../api/group.ts';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
 import { microTime } from '../kube/microtime.ts';
 
+/** The Lease calls the renewer makes, as client-node's CoordinationV1Api names them. */
+export interface LeaseApi {
+  readNamespacedLease(p: { name: string; namespace: string }): Promise<V1Lease>;
+  createNamespacedLease(p: { namespace: string; body: V1Lease }): Promise<V1Lease>;
+  replaceNamespacedLease(p: { name: string; namespace: string; body: V1Lease }): Promise<V1Lease>;
+}
+
 export interface RenewerOptions {
-  api: CoordinationV1Api;
+  api: LeaseApi;
   node: string;
   namespace?: string;
   /** Lease name; default gateway-<node>. */

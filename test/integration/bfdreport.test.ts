@@ -12,6 +12,7 @@ import { SYSTEM_NAMESPACE } from '../../src/api/group.ts';
 import { getCondition } from '../../src/controller/conditions.ts';
 import { GatewayController } from '../../src/controller/controller.ts';
 import type { Clients } from '../../src/kube/client.ts';
+import { KubeClient } from '../../src/kube/lite/client.ts';
 import { LeaseRenewer } from '../../src/lease/renewer.ts';
 import { ControllerMetrics, createRegistry } from '../../src/metrics/index.ts';
 import { createLogger, silentLogger } from '../../src/util/log.ts';
@@ -25,6 +26,8 @@ const log = process.env.MCGW_TEST_LOG ? createLogger('debug') : silentLogger;
 describe('BFD Down reports on a real apiserver', () => {
   const cps = useControlPlanes(1, { name: 'bfdrep' });
   let c: Clients;
+  // The agent's own client (src/kube/lite), as `mcgw agent` makes its reports.
+  let lite: KubeClient;
   let ctl: GatewayController;
   let metrics: ControllerMetrics;
   const renewers = new Map<string, { r: LeaseRenewer; lastRenewedAt: number }>();
@@ -44,7 +47,7 @@ describe('BFD Down reports on a real apiserver', () => {
   const reporter = (node: string) =>
     new BfdDownReporter({
       node,
-      api: kubeReporterApi(c.kc),
+      api: kubeReporterApi(lite),
       uidOf: (gw) => uids.get(gw),
       log,
     });
@@ -71,6 +74,7 @@ describe('BFD Down reports on a real apiserver', () => {
 
   test('setup: two Gateways placed and renewing their Leases', async () => {
     c = await setupCluster(cps[0]!);
+    lite = await KubeClient.load(cps[0]!.kubeconfigPath);
     await createFiveNodes(c);
     metrics = new ControllerMetrics(createRegistry());
     ctl = new GatewayController({ clients: c, identity: 'test-ctl', log, election: false, metrics });

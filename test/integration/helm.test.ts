@@ -18,6 +18,7 @@ import { HEARTBEAT_LABEL, HEARTBEAT_LEASE } from '../../src/api/group.ts';
 import { makeClients } from '../../src/kube/client.ts';
 import { apiMessage, statusCode } from '../../src/kube/errors.ts';
 import { rawRequest } from '../../src/kube/raw.ts';
+import { KubeClient } from '../../src/kube/lite/client.ts';
 import { kubeReporterApi } from '../../src/agent/reporter.ts';
 import { bfdDownEvent } from '../../src/api/bfdreport.ts';
 import { addMember, storeLeaderSecret } from '../../src/leader/membership.ts';
@@ -495,8 +496,7 @@ describe('chart CRDs and the Dockerfile', () => {
         await cp(join(repoRoot, p), join(image, p), { recursive: true });
       await cp(join(build, 'dist'), join(image, 'dist'), { recursive: true });
       // --help loads each command's static module graph, so a module missing from the image fails.
-      // What the agent loads only with a kubeconfig (kube client, Lease renewer) is in the graphs of
-      // controller and lease renew.
+      // The Lease renewer is in the graph of lease renew.
       const cmds = [['controller'], ['leader'], ['agent'], ['lease', 'renew'], ['clusterset']];
       const results = await Promise.all(
         cmds.map((cmd) =>
@@ -507,6 +507,25 @@ describe('chart CRDs and the Dockerfile', () => {
         assert.equal(r.code, 0, `mcgw ${cmds[i]!.join(' ')} --help in the image layout: ${r.out}`);
         assert.match(r.out, /Usage: mcgw/);
       });
+      // What the agent imports only with a kubeconfig (src/cli/agent.ts), loaded here by hand.
+      const agentKube = [
+        'kube/lite/client.js',
+        'kube/lite/config.js',
+        'kube/lite/lease.js',
+        'agent/kubesource.js',
+        'lease/renewer.js',
+        'agent/reporter.js',
+      ];
+      const loaded = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `for (const m of ${JSON.stringify(agentKube)}) await import('./dist/' + m); await import('yaml');`,
+        ],
+        image,
+      );
+      assert.equal(loaded.code, 0, `the agent's kubeconfig-only modules in the image layout: ${loaded.out}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -972,7 +991,7 @@ describe('helm charts on real apiservers', () => {
     try {
       const results: boolean[] = [];
       for (const node of ['n1', 'n2']) {
-        const api = kubeReporterApi(agentOn.get(node)!.kc);
+        const api = kubeReporterApi(await KubeClient.load(agentOn.get(node)!.path));
         const lease = await api.lease('n3');
         assert.equal(lease?.renewal, String(Date.parse('2026-01-01T00:00:00Z')));
         assert.ok(lease.uid);
