@@ -2,7 +2,7 @@
 // with 100 remote Gateways.
 //
 //   npx tsx bench/agent.ts [--trials 50] [--clusters 50] [--settle-s 25] [--skip-failover] [--skip-rss]
-//                          [--nice N] [--no-write]
+//                          [--skip-kube] [--compare-with REV] [--nice N] [--no-write]
 //
 // A quick run: --trials 10 --settle-s 8 --no-write. --nice N runs the benchmark and every process it
 // starts (agents, ip, nft, the sniffer) at that nice level, ahead of other load on a shared machine.
@@ -20,22 +20,40 @@
 //    remote clusters x 2 Gateways (which do not exist: their sessions stay Down); VmHWM/VmRSS of the
 //    agent's node process after --settle-s, and what it programmed. Run twice, one after the other:
 //    compiled (dist/) and through tsx (MCGW_RUNTIME=tsx), for the ratio.
+// 3. Memory fed by Kubernetes (unless --skip-kube; --skip-rss skips 2 and the module probes only):
+//    the same 100 remote Gateways as RemoteCluster objects in a real control plane
+//    (src/lab/controlplane.ts: etcd and kube-apiserver on loopback), with its Node, ClusterSetMember,
+//    a GatewayPolicy and ClusterGateway (the agent is a Gateway and renews its Lease); the agent,
+//    compiled, runs with --kubeconfig and no state, reaching the apiserver through the lab's relays
+//    (src/lab/netns-relay.mjs and relay.ts); 3 s in, its Node is annotated (a change after start).
+//    --compare-with REV runs the same agent from a clean export of REV (git archive, built there)
+//    for a before/after. Each agent is then run once more with NODE_DEBUG=esm,module for the
+//    packages it loads from node_modules. Agent logs: $TMPDIR/mcgw-bench-agent-*.log.
 //
 // The benchmark first builds dist/ (scripts/build.mjs) and runs every agent with MCGW_RUNTIME=dist
 // (the compiled code, as the image does) unless told otherwise: an agent fails to start rather than
 // silently running the sources if src/ changes during the run.
 //
-// Needs root, iproute2, nft and python3. Namespaces are mcgwt-*, addresses from 198.18.0.0/15.
+// Needs root, iproute2, nft and python3 (and for 3 the control plane binaries, which the integration
+// tests build). Namespaces are mcgwt-*, addresses from 198.18.0.0/15.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, setPriority, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import type { AgentInputs } from '../src/agent/inputs.ts';
+import { GROUP, SYSTEM_NAMESPACE, VERSION, gatewayLeaseName } from '../src/api/group.ts';
+import { makeClients } from '../src/kube/client.ts';
+import { ensureNamespace, installCRDs } from '../src/kube/crds.ts';
+import { rawRequest } from '../src/kube/raw.ts';
+import { ControlPlane } from '../src/lab/controlplane.ts';
+import { UnixRelay } from '../src/lab/relay.ts';
+import { createSimNode } from '../src/lab/simnodes.ts';
 import { MCGW, Topology } from '../test/agent/topology.ts';
 import { writeSection } from './report.ts';
 
@@ -53,6 +71,8 @@ const { values: flags } = parseArgs({
     'settle-s': { type: 'string', default: '25' },
     'skip-failover': { type: 'boolean', default: false },
     'skip-rss': { type: 'boolean', default: false },
+    'skip-kube': { type: 'boolean', default: false },
+    'compare-with': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     nice: { type: 'string' },
   },
@@ -363,15 +383,123 @@ async function failover(): Promise<Record<string, unknown>> {
   }
 }
 
-// --- scenario 2: memory with many remote Gateways ---
+// --- scenarios 2 and 3: memory with many remote Gateways, from a state file or from Kubernetes ---
 
 type Runtime = 'dist' | 'tsx';
 
-async function rss(runtime: Runtime): Promise<Record<string, unknown>> {
+const TUNNEL = { port: 4789, vni: 4242 };
+const RELAY = fileURLToPath(new URL('../src/lab/netns-relay.mjs', import.meta.url));
+
+/** CLUSTERS remote clusters x 2 Gateways at underlay addresses that do not exist. */
+function remoteClusters(): AgentInputs['remotes'] {
+  return Array.from({ length: CLUSTERS }, (_, i) => ({
+    clusterID: `r${i + 1}`,
+    gateways: [0, 1].map((j) => ({
+      node: `r${i + 1}-gw${j + 1}`,
+      gatewayIP: `198.18.${1 + Math.floor((2 * i + j) / 250)}.${1 + ((2 * i + j) % 250)}`,
+      internalIP: `198.18.${1 + Math.floor((2 * i + j) / 250)}.${1 + ((2 * i + j) % 250)}`,
+      priority: 100 - j,
+    })),
+    podCIDRs: [`198.19.${i}.0/24`],
+    serviceCIDRs: [`198.19.${64 + i}.0/24`],
+    tunnel: TUNNEL,
+    mode: (i % 2 ? 'ActiveActive' : 'ActiveStandby') as 'ActiveActive' | 'ActiveStandby',
+  }));
+}
+
+/** A control plane with the state file's content: ga's Node, member, policy, ClusterGateway, RemoteClusters. */
+interface KubeEnv {
+  cp: ControlPlane;
+  relay: UnixRelay;
+}
+
+async function kubeEnv(): Promise<KubeEnv> {
+  const cp = await ControlPlane.start({ name: 'benchagent' });
+  try {
+    const c = makeClients(cp.kubeConfig());
+    await installCRDs(c);
+    await ensureNamespace(c, SYSTEM_NAMESPACE);
+    await createSimNode(c.core, { name: 'ga', internalIP: '198.18.0.11' });
+    const base = `/apis/${GROUP}/${VERSION}`;
+    const create = (plural: string, kind: string, name: string, spec: object) =>
+      rawRequest(c.kc, 'POST', `${base}/${plural}`, {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind,
+        metadata: { name },
+        spec,
+      });
+    await create('clustersetmembers', 'ClusterSetMember', 'a', {
+      clusterID: 'a',
+      leader: { secretName: 'mcgw-leader', namespace: 'member-a' },
+      podCIDRs: ['198.18.64.0/20'],
+    });
+    // The default policy, as the member chart makes it.
+    await create('gatewaypolicies', 'GatewayPolicy', 'default', {});
+    await create('clustergateways', 'ClusterGateway', 'ga', {
+      nodeName: 'ga',
+      gatewayIP: '198.18.0.11',
+      internalIP: '198.18.0.11',
+      priority: 100,
+    });
+    const remotes = remoteClusters();
+    for (const r of remotes)
+      await create('remoteclusters', 'RemoteCluster', r.clusterID, {
+        ...r,
+        gateways: r.gateways.map((g) => ({ ...g, ready: true })),
+      });
+    const relay = await UnixRelay.listen(join(cp.dir, 'api.sock'), Number(new URL(cp.server).port));
+    return { cp, relay };
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+}
+
+/** Starts the relay to the apiserver in a namespace: its 127.0.0.1:PORT is the apiserver's. */
+async function relayIn(ns: string, k: KubeEnv): Promise<ChildProcess> {
+  const p = track(
+    spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        RELAY,
+        `tcp:127.0.0.1:${new URL(k.cp.server).port}=unix:${k.relay.path}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: p.stdout! }).on('line', (l) => l === 'ready' && resolve());
+    p.once('exit', (c) => reject(new Error(`relay exited ${c}`)));
+  });
+  return p;
+}
+
+/** Packages a process loaded from node_modules, from its NODE_DEBUG=esm,module output. */
+function packagesIn(lines: string[]): string[] {
+  const pkgs = new Set<string>();
+  for (const l of lines)
+    for (const m of l.matchAll(/node_modules\/((?:@[^/\s]+\/)?[^/\s.][^/\s]*)\//g)) pkgs.add(m[1]!);
+  return [...pkgs].filter((p) => p !== '.cache').sort();
+}
+
+interface RssOptions {
+  /** Fed by this control plane (through a relay) instead of a state file. */
+  kube?: KubeEnv;
+  /** The checkout whose bin/mcgw.js runs (default: this one). */
+  root?: string;
+}
+
+async function rss(runtime: Runtime, o: RssOptions = {}): Promise<Record<string, unknown>> {
   const tag = Math.random().toString(16).slice(2, 6);
   const ns = `mcgwt-rss-${tag}`;
   namespaces.add(ns);
   const dir = mkdtempSync(join(tmpdir(), 'mcgw-bench-agent-'));
+  const mcgw = o.root ? join(o.root, 'bin', 'mcgw.js') : MCGW;
+  let relay: ChildProcess | undefined;
   try {
     spawnSync('ip', ['netns', 'del', ns]);
     sh('ip', 'netns', 'add', ns);
@@ -381,64 +509,54 @@ async function rss(runtime: Runtime): Promise<Record<string, unknown>> {
     sh('ip', '-n', ns, 'link', 'set', 'eth0p', 'up');
     sh('ip', '-n', ns, 'addr', 'add', '198.18.0.11/16', 'dev', 'eth0');
     sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up');
-    const tunnel = { port: 4789, vni: 4242 };
-    const remotes = Array.from({ length: CLUSTERS }, (_, i) => ({
-      clusterID: `r${i + 1}`,
-      gateways: [0, 1].map((j) => ({
-        node: `r${i + 1}-gw${j + 1}`,
-        gatewayIP: `198.18.${1 + Math.floor((2 * i + j) / 250)}.${1 + ((2 * i + j) % 250)}`,
-        internalIP: `198.18.${1 + Math.floor((2 * i + j) / 250)}.${1 + ((2 * i + j) % 250)}`,
-        priority: 100 - j,
-      })),
-      podCIDRs: [`198.19.${i}.0/24`],
-      serviceCIDRs: [`198.19.${64 + i}.0/24`],
-      tunnel,
-      mode: (i % 2 ? 'ActiveActive' : 'ActiveStandby') as 'ActiveActive' | 'ActiveStandby',
-    }));
-    const inputs: AgentInputs = {
-      node: 'ga',
-      cluster: 'a',
-      internalIP: '198.18.0.11',
-      local: {
-        gateways: [{ node: 'ga', gatewayIP: '198.18.0.11', internalIP: '198.18.0.11', priority: 100 }],
-        mode: 'ActiveStandby',
-        podCIDRs: ['198.18.64.0/20'],
-        serviceCIDRs: [],
-      },
-      remotes,
-      tunnel,
-    };
     const stateFile = join(dir, 'ga.json');
-    writeFileSync(
+    if (o.kube) relay = await relayIn(ns, o.kube);
+    else {
+      const inputs: AgentInputs = {
+        node: 'ga',
+        cluster: 'a',
+        internalIP: '198.18.0.11',
+        local: {
+          gateways: [{ node: 'ga', gatewayIP: '198.18.0.11', internalIP: '198.18.0.11', priority: 100 }],
+          mode: 'ActiveStandby',
+          podCIDRs: ['198.18.64.0/20'],
+          serviceCIDRs: [],
+        },
+        remotes: remoteClusters(),
+        tunnel: TUNNEL,
+      };
+      writeFileSync(
+        stateFile,
+        JSON.stringify({ format: 1, savedAt: new Date().toISOString(), inputs, liveness: {} }),
+      );
+    }
+    const agentArgs = [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      mcgw,
+      'agent',
+      '--node',
+      'ga',
+      '--state-file',
       stateFile,
-      JSON.stringify({ format: 1, savedAt: new Date().toISOString(), inputs, liveness: {} }),
-    );
+      ...(o.kube ? ['--kubeconfig', o.kube.cp.kubeconfigPath] : []),
+      '--bfd-tx-ms',
+      String(TX_MS),
+      '--bfd-rx-ms',
+      String(TX_MS),
+      '--bfd-mult',
+      String(MULT),
+      '--log-level',
+      'info',
+    ];
     const started = now();
     const p = track(
-      spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          ns,
-          process.execPath,
-          MCGW,
-          'agent',
-          '--node',
-          'ga',
-          '--state-file',
-          stateFile,
-          '--bfd-tx-ms',
-          String(TX_MS),
-          '--bfd-rx-ms',
-          String(TX_MS),
-          '--bfd-mult',
-          String(MULT),
-          '--log-level',
-          'info',
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MCGW_RUNTIME: runtime } },
-      ),
+      spawn('ip', agentArgs, {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, MCGW_RUNTIME: runtime },
+      }),
     );
     const log: string[] = [];
     let firstApplied: number | undefined;
@@ -453,9 +571,22 @@ async function rss(runtime: Runtime): Promise<Record<string, unknown>> {
     const end = Date.now() + SETTLE_S * 1000;
     const cpuStart = cpuMs(pid);
     const tCpu = Date.now();
+    // A change 3 s in, as a cluster is seldom quiet for long: the agent before src/kube/lite planned
+    // only on a change after all its caches had synced, so without one it never planned at all.
+    let touchedAtMs: number | undefined;
     while (Date.now() < end) {
       if (p.exitCode !== null) throw new Error(`agent exited ${p.exitCode}: ${log.slice(-5).join('\n')}`);
       samples.push(memOf(pid).rssMiB);
+      if (o.kube && touchedAtMs === undefined && now() - started >= 3000) {
+        touchedAtMs = now() - started;
+        await rawRequest(
+          o.kube.cp.kubeConfig(),
+          'PATCH',
+          '/api/v1/nodes/ga',
+          { metadata: { annotations: { 'mcgw.io/bench-touch': new Date().toISOString() } } },
+          { 'content-type': 'application/merge-patch+json' },
+        );
+      }
       await sleep(1000);
     }
     const cpuPct = ((cpuMs(pid) - cpuStart) / (Date.now() - tCpu)) * 100;
@@ -479,10 +610,49 @@ async function rss(runtime: Runtime): Promise<Record<string, unknown>> {
         return {};
       }
     });
+    // Its Gateway Lease, renewed through the apiserver, with the BFD summary riding on it.
+    let lease: { ageMs: number; bfdSummary: boolean } | undefined;
+    if (o.kube) {
+      const l = await rawRequest<{ spec?: { renewTime?: string }; metadata?: { annotations?: object } }>(
+        o.kube.cp.kubeConfig(),
+        'GET',
+        `/apis/coordination.k8s.io/v1/namespaces/${SYSTEM_NAMESPACE}/leases/${gatewayLeaseName('ga')}`,
+      );
+      lease = {
+        ageMs: Date.now() - Date.parse(l.spec?.renewTime ?? ''),
+        bfdSummary: Object.keys(l.metadata?.annotations ?? {}).some((k) => k.includes('bfd')),
+      };
+    }
     p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
+    const logFile = join(
+      tmpdir(),
+      `mcgw-bench-agent-${o.kube ? 'kube' : 'state'}-${runtime}${o.root ? '-before' : ''}.log`,
+    );
+    writeFileSync(logFile, log.join('\n') + '\n');
+    // Once more with module tracing, only for the packages it loads (tracing costs memory itself).
+    let packages: string[] | undefined;
+    if (o.kube) {
+      const traced: string[] = [];
+      const q = track(
+        spawn('ip', agentArgs, {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, MCGW_RUNTIME: runtime, NODE_DEBUG: 'esm,module' },
+        }),
+      );
+      createInterface({ input: q.stderr! }).on('line', (l) => traced.push(l));
+      const until = Date.now() + 15_000;
+      while (Date.now() < until && !traced.some((l) => l.includes('"renewing gateway lease"')))
+        await sleep(100);
+      await sleep(1000);
+      q.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      packages = packagesIn(traced);
+    }
     return {
       runtime,
+      source: o.kube ? 'kube' : 'state',
+      root: o.root,
       clusters: CLUSTERS,
       gateways: CLUSTERS * 2,
       settleS: SETTLE_S,
@@ -510,12 +680,28 @@ async function rss(runtime: Runtime): Promise<Record<string, unknown>> {
       fdbSample: fdb.slice(0, 3),
       skipped: parsed.filter((j) => j.msg === 'skipped').length,
       peerDown: parsed.filter((j) => j.msg === 'peer down').length,
+      logFile,
+      ...(touchedAtMs !== undefined && { touchedAtMs }),
+      ...(lease && { lease }),
+      ...(packages && { packages }),
     };
   } finally {
+    if (relay?.exitCode === null) relay.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', ns]);
     namespaces.delete(ns);
     spawnSync('rm', ['-rf', dir]);
   }
+}
+
+/** A clean export of `rev` (git archive) with this checkout's node_modules, built; removed at exit. */
+function exportRev(rev: string): string {
+  const root = dirname(dirname(MCGW));
+  const dir = mkdtempSync(join(tmpdir(), 'mcgw-bench-rev-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  sh('bash', '-c', `git -C '${root}' archive '${rev}' | tar -x -C '${dir}'`);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  sh(process.execPath, join(dir, 'scripts', 'build.mjs'));
+  return dir;
 }
 
 // --- what loading the code costs, before any state ---
@@ -543,11 +729,19 @@ const PROBES: [string, string[]][] = [
     ['--input-type=module', '-e', "await import('./dist/cli/agent.js');"],
   ],
   [
-    'node + dist/cli/agent.js + its kubeconfig-only modules (kube client, KubeSource, LeaseRenewer)',
+    'node + dist/cli/agent.js + its kubeconfig-only modules (src/kube/lite, KubeSource, LeaseRenewer, the reporter, yaml): what the agent loads with a kubeconfig',
     [
       '--input-type=module',
       '-e',
-      "await Promise.all(['./dist/cli/agent.js', './dist/kube/client.js', './dist/agent/kubesource.js', './dist/lease/renewer.js'].map((m) => import(m)));",
+      "await Promise.all(['./dist/cli/agent.js', './dist/kube/lite/client.js', './dist/kube/lite/lease.js', './dist/agent/kubesource.js', './dist/lease/renewer.js', './dist/agent/reporter.js', 'yaml'].map((m) => import(m)));",
+    ],
+  ],
+  [
+    "node + dist/cli/agent.js + client-node's clients (src/kube/client.ts): what the agent loaded with a kubeconfig before src/kube/lite",
+    [
+      '--input-type=module',
+      '-e',
+      "await Promise.all(['./dist/cli/agent.js', './dist/kube/client.js'].map((m) => import(m)));",
     ],
   ],
 ];
@@ -569,6 +763,117 @@ function moduleCost(): { what: string; hwmMiB: number; heapUsedMiB: number }[] {
 }
 
 // --- report ---
+
+function kubeSection(
+  k: Record<string, unknown>,
+  b: Record<string, unknown> | undefined,
+  rev: string | undefined,
+): string[] {
+  const mem = (x: Record<string, unknown>) => x.mem as { hwmMiB: number; rssMiB: number };
+  const mb = (mib: number) => mib * 1.048576;
+  const lease = (x: Record<string, unknown>) => {
+    const l = x.lease as { ageMs: number; bfdSummary: boolean } | undefined;
+    return l
+      ? `renewed ${fmt(l.ageMs)} ms before the end${l.bfdSummary ? ', BFD summary on it' : ''}`
+      : 'n/a';
+  };
+  const pkgs = (x: Record<string, unknown>) =>
+    ((x.packages as string[] | undefined) ?? []).join(', ') || 'none';
+  const warn = (x: Record<string, unknown>) => `${x.peerDown as number} / ${x.warnings as number}`;
+  const row = (
+    fig: string,
+    f: (x: Record<string, unknown>) => string,
+    ratio: string,
+    target: string,
+    meaning: string,
+  ) => `| ${fig} | ${f(k)} | ${b ? f(b) : 'n/a'} | ${ratio} | ${target} | ${meaning} |`;
+  const ratio = (f: (x: Record<string, unknown>) => number) =>
+    b && f(b) > 0 ? (f(k) / f(b)).toFixed(2) : '';
+  const hwm = mem(k).hwmMiB;
+  const lines = ['### Memory with 100 remote Gateways fed by Kubernetes', ''];
+  lines.push(
+    `Scenario: as above, but the ${k.gateways as number} remote Gateways are ${k.clusters as number} RemoteCluster objects in a real control plane (etcd and kube-apiserver on loopback, src/lab/controlplane.ts), with ga's Node, the ClusterSetMember, a default GatewayPolicy and ga's ClusterGateway, so the agent is a Gateway and renews its Lease. The agent runs compiled with \`--kubeconfig\` (client certificates, as in the lab) and no state file, as the DaemonSet does (where it uses its ServiceAccount token instead), reaching the apiserver through the lab's relays (a Unix socket from its namespace); ${b ? `then the same agent from a clean export of ${rev} (\`git archive\`, built there), against the same control plane, for the figure before the agent had its own client (src/kube/lite) instead of @kubernetes/client-node` : 'no earlier revision to compare with (--compare-with REV)'}. Each agent was then started once more with NODE_DEBUG=esm,module, only to list the packages it loads from node_modules.`,
+    '',
+  );
+  lines.push(
+    `| Figure | Compiled, this tree | Compiled, ${rev ?? 'before'} | this / before | Target | Meaning |`,
+  );
+  lines.push('| --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    row(
+      'VmHWM (peak RSS)',
+      (x) => `${mem(x).hwmMiB.toFixed(1)} MiB`,
+      ratio((x) => mem(x).hwmMiB),
+      `< 120 MB: ${mb(hwm) < 120 ? 'met' : '**missed**'} (${mb(hwm).toFixed(0)} MB${b ? `; before: ${mb(mem(b).hwmMiB).toFixed(0)} MB` : ''})`,
+      'Peak resident memory of the agent over the run.',
+    ),
+  );
+  lines.push(
+    row(
+      'VmRSS',
+      (x) => `${mem(x).rssMiB.toFixed(1)} MiB`,
+      ratio((x) => mem(x).rssMiB),
+      '',
+      `Resident memory at the end (max sampled each second: ${(k.rssMaxSampled as number).toFixed(1)}${b ? ` / ${(b.rssMaxSampled as number).toFixed(1)}` : ''} MiB).`,
+    ),
+  );
+  lines.push(
+    row(
+      'CPU',
+      (x) => `${fmt(x.cpuPct as number)} %`,
+      ratio((x) => x.cpuPct as number),
+      '',
+      '% of one core, user+system over the settle period.',
+    ),
+  );
+  lines.push(
+    row(
+      'start → first apply',
+      (x) => `${fmt(x.firstAppliedMs as number)} ms`,
+      ratio((x) => x.firstAppliedMs as number),
+      '',
+      `From spawning the agent to its first \`applied\` log line: module loading, the lists and watches of its five resources, plan, first batch. ${fmt(k.touchedAtMs as number)} ms in, the bench annotates ga's Node: the agent before src/kube/lite planned only on a change after all its caches had synced (a race it usually lost in a quiet cluster), so its figure ends at that change.`,
+    ),
+  );
+  lines.push(
+    row(
+      'routes / FDB / neighbours',
+      (x) => `${x.routes as number} / ${x.fdb as number} / ${x.neigh as number}`,
+      '',
+      '',
+      'What it programmed: the same as from the state file.',
+    ),
+  );
+  lines.push(
+    row(
+      'peer-down / warnings',
+      warn,
+      '',
+      '',
+      `"peer down" log lines / warn+error log lines (${[...new Set([...(k.warnMsgs as string[]), ...((b?.warnMsgs as string[] | undefined) ?? [])])].map((w) => `\`${w}\``).join('; ') || 'none'}).`,
+    ),
+  );
+  lines.push(
+    row(
+      'Gateway Lease',
+      lease,
+      '',
+      '',
+      "ga's Lease in mcgw-system as the apiserver had it at the end of the run.",
+    ),
+  );
+  lines.push(
+    row(
+      'packages loaded',
+      pkgs,
+      '',
+      '',
+      'Packages the agent loaded from node_modules (NODE_DEBUG=esm,module).',
+    ),
+  );
+  lines.push('');
+  return lines;
+}
 
 function machine(): string {
   return `nproc ${cpus().length} (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}`;
@@ -598,6 +903,26 @@ async function main(): Promise<void> {
   if (r) console.error(JSON.stringify(r, null, 1));
   const rt = flags['skip-rss'] ? undefined : await rss('tsx');
   if (rt) console.error(JSON.stringify(rt, null, 1));
+  // Fed by Kubernetes: this tree and, with --compare-with, an earlier revision, back to back.
+  let rk: Record<string, unknown> | undefined;
+  let rkBefore: Record<string, unknown> | undefined;
+  const rev = flags['compare-with'];
+  if (!flags['skip-kube']) {
+    build();
+    const revRoot = rev ? exportRev(rev) : undefined;
+    const env = await kubeEnv();
+    try {
+      rk = await rss('dist', { kube: env });
+      console.error(JSON.stringify(rk, null, 1));
+      if (revRoot) {
+        rkBefore = await rss('dist', { kube: env, root: revRoot });
+        console.error(JSON.stringify(rkBefore, null, 1));
+      }
+    } finally {
+      await env.relay.close();
+      await env.cp.stop();
+    }
+  }
   const mc = flags['skip-rss'] ? undefined : moduleCost();
   if (mc) console.error(JSON.stringify(mc, null, 1));
 
@@ -739,6 +1064,9 @@ async function main(): Promise<void> {
       `| peer-down / warnings | ${r.peerDown} / ${r.warnings} | ${rt.peerDown} / ${rt.warnings} | | | "peer down" log lines (the 5 s start-up grace marking never-Up peers down) / warn+error log lines (${[...new Set([...(r.warnMsgs as string[]), ...(rt.warnMsgs as string[])])].map((w) => `\`${w}\``).join('; ') || 'none'}). |`,
     );
     lines.push('');
+  }
+  if (rk) lines.push(...kubeSection(rk, rkBefore, rev));
+  {
     if (mc) {
       lines.push(
         'What loading the code costs before any state: fresh `node` processes in the repository that load the given modules and then read their own /proc/self/status.',
