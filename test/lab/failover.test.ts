@@ -105,7 +105,8 @@ for (const mode of ['ActiveStandby', 'ActiveActive'] as Mode[]) {
         ...[1, 2].flatMap((r) => lab.plan.clusters.map((c) => `controller-${c.id}-${r}`)),
         ...lab.nodes.map((n) => n.name),
       ];
-      const scrape = async () => (await Promise.all(names.map((n) => lab.metrics(n)))).join('\n');
+      const scrape = async () =>
+        new Map(await Promise.all(names.map(async (n) => [n, await lab.metrics(n)] as const)));
       // Sum of every sample of a metric (all labels, all processes); NaN when none is exported.
       const total = (text: string, metric: string) => {
         let sum = NaN;
@@ -119,11 +120,19 @@ for (const mode of ['ActiveStandby', 'ActiveActive'] as Mode[]) {
         ),
       ].map((m) => m[1]!);
       const before = await scrape();
+      const all = [...before.values()].join('\n');
       for (const m of documented)
-        assert.ok(new RegExp(`^# TYPE ${m} `, 'm').test(before), `${m} is exported by some lab process`);
+        assert.ok(new RegExp(`^# TYPE ${m} `, 'm').test(all), `${m} is exported by some lab process`);
       const r = await runTrial(lab, 'gateway-death', 3, { observeMs: 30_000, say: () => {} });
       check('gateway-death (metrics)', r);
-      const after = await scrape();
+      // The victim's agent restarted (its counters began again at 0): compare the others.
+      const others = (m: Map<string, string>) =>
+        [...m]
+          .filter(([n]) => n !== r.victim)
+          .map(([, t]) => t)
+          .join('\n');
+      const after = others(await scrape());
+      const was = others(before);
       const moved = [
         'mcgw_agent_failovers_total',
         'mcgw_agent_bfd_transitions_total',
@@ -138,7 +147,7 @@ for (const mode of ['ActiveStandby', 'ActiveActive'] as Mode[]) {
         'mcgw_leader_reconcile_duration_seconds_count',
       ];
       for (const m of moved)
-        assert.ok(total(after, m) > total(before, m), `${m}: ${total(before, m)} -> ${total(after, m)}`);
+        assert.ok(total(after, m) > total(was, m), `${m}: ${total(was, m)} -> ${total(after, m)}`);
     });
 
     test(`every apiserver and the leader stopped first: loss still within ${bound} ms`, async () => {
