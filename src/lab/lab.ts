@@ -280,12 +280,12 @@ export class Lab {
   }
 
   /** Loads an nftables script inside a Node's namespace. */
-  nft(node: LabNode, script: string): void {
+  nft(node: LabNode | 'sw', script: string): void {
     const r = spawnSync('ip', ['netns', 'exec', this.ns(node), 'nft', '-f', '-'], {
       input: script,
       encoding: 'utf8',
     });
-    if (r.status !== 0) throw new LabError(`nft in ${node.name}: ${r.stderr}`);
+    if (r.status !== 0) throw new LabError(`nft in ${this.ns(node)}: ${r.stderr}`);
   }
 
   /** Runs a command inside a Node's namespace and returns its output. */

@@ -57,18 +57,26 @@ async function cutTunnel(lab: Lab, victim: LabNode, both: boolean): Promise<Repa
   const remote = lab.plan.clusters.find((c) => c.id !== victim.cluster)!;
   const peers = remote.nodes.filter((n) => n.candidate).map((n) => n.underlay);
   const set = `{ ${peers.join(', ')} }`;
-  const script = [
-    'table inet mcgwlab {',
-    `  chain cut_out { type filter hook output priority 0; ip daddr ${set} udp dport 4789 drop; }`,
-    ...(both
-      ? [`  chain cut_in { type filter hook input priority 0; ip saddr ${set} udp dport 4789 drop; }`]
-      : []),
-    '}',
-  ].join('\n');
-  lab.nft(victim, script);
+  // Cut on the underlay bridge, at the victim's port, as a broken link or a firewall would: the
+  // victim's own stack sees nothing. (A rule in the victim's output hook missed the kernel's
+  // VXLAN-encapsulated packets, so a one-way cut there cut nothing.)
+  const port = `p-${victim.label}`;
+  const rules = [`iifname "${port}" ip daddr ${set} udp dport 4789 drop`];
+  if (both) rules.push(`oifname "${port}" ip saddr ${set} udp dport 4789 drop`);
+  lab.nft(
+    'sw',
+    [
+      'table bridge mcgwlab {',
+      '  chain cut {',
+      '    type filter hook forward priority 0;',
+      ...rules.map((r) => `    ${r};`),
+      '  }',
+      '}',
+    ].join('\n'),
+  );
   return {
     victim: async () => {
-      lab.exec(victim, 'nft', 'delete', 'table', 'inet', 'mcgwlab');
+      lab.nft('sw', 'delete table bridge mcgwlab');
     },
   };
 }

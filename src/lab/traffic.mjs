@@ -4,7 +4,8 @@
 // as one JSON line each:
 //   mark ID     remember, per source, the highest number received so far
 //   report ID   per source since the mark: received, lost, and the longest run of lost numbers in
-//               ms of stream time (a run of k numbers at RATE is k * 1000 / RATE ms)
+//               ms of stream time (a run of k numbers at RATE is k * 1000 / RATE ms), or the
+//               silence since the latest packet if the stream is still cut (ongoingMs)
 // Numbers a stream has not reached yet are not losses: a report covers up to the highest received.
 import { Buffer } from 'node:buffer';
 import { createSocket } from 'node:dgram';
@@ -24,6 +25,8 @@ class Seen {
   bits = new Uint8Array(1 << 16);
   max = -1;
   count = 0;
+  /** When the latest packet arrived (performance.now()), to see a stream that is still cut. */
+  lastAt = 0;
   add(n) {
     if (n >= this.bits.length * 8) {
       const grown = new Uint8Array(Math.max(this.bits.length * 2, (n >> 3) + 1));
@@ -50,6 +53,7 @@ sock.on('message', (m, r) => {
   const s = seen.get(r.address);
   if (!s || m.length < 4) return void malformed++;
   s.add(m.readUInt32BE(0));
+  s.lastAt = performance.now();
 });
 // Sends fail while a path is unreachable (that is the loss being measured): counted, not fatal.
 sock.on('error', () => sendErrors++);
@@ -70,12 +74,17 @@ function report(id) {
       }
     }
     const span = Math.max(0, s.max - from + 1);
+    // A stream cut right now has no gap yet (nothing arrived after it): count the silence since
+    // its latest packet, beyond a few packets' worth, as a window still open.
+    const silentMs = s.lastAt ? performance.now() - s.lastAt - gapMs : 0;
+    const ongoingMs = silentMs > Math.max(100, 5 * gapMs) ? Math.round(silentMs) : 0;
     sources[peer] = {
       from,
       to: s.max,
       received: span - lost,
       lost,
-      lossWindowMs: Math.round(longest * gapMs * 10) / 10,
+      lossWindowMs: Math.max(Math.round(longest * gapMs * 10) / 10, ongoingMs),
+      ongoingMs,
     };
   }
   return { id, gapMs, malformed, sendErrors, sources };

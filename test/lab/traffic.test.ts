@@ -28,7 +28,10 @@ describe('traffic endpoint', { skip }, () => {
         p.stdin!.write(`${cmd}\n`);
         while (lines.length === n) await sleep(10);
         return JSON.parse(lines[n]!) as {
-          sources: Record<string, { received: number; lost: number; lossWindowMs: number }>;
+          sources: Record<
+            string,
+            { received: number; lost: number; lossWindowMs: number; ongoingMs: number }
+          >;
         };
       };
       return { p, lines, ask };
@@ -55,6 +58,19 @@ describe('traffic endpoint', { skip }, () => {
     // The rule was in place for 200 ms of wall time plus the nft process start and exit.
     assert.ok(atB.lossWindowMs >= 150 && atB.lossWindowMs <= 400, `a -> b window ${atB.lossWindowMs} ms`);
     assert.equal(atB.lost, atB.lossWindowMs, 'one window, at 1 ms per packet');
+    // A cut still in place when the report is asked for is a window still open, not zero loss.
+    await b.ask('mark n');
+    await ns.nft(
+      'table inet cut { chain out { type filter hook output priority 0; ip saddr 198.18.200.1 udp dport 9100 drop; }; }',
+    );
+    await sleep(400);
+    const open = (await b.ask('report n')).sources['198.18.200.1']! as {
+      lossWindowMs: number;
+      ongoingMs: number;
+    };
+    await ns.exec('nft', ['delete', 'table', 'inet', 'cut']);
+    assert.ok(open.ongoingMs >= 250 && open.ongoingMs <= 700, `ongoing ${open.ongoingMs} ms`);
+    assert.equal(open.lossWindowMs, open.ongoingMs);
     a.p.stdin!.end();
     b.p.stdin!.end();
   });
