@@ -5,13 +5,13 @@
 // Kubernetes parts that do not run here are simulated and said so: a kubelet's Ready heartbeat and
 // the node lifecycle controller's NotReady after its grace period (40 s by default), and the CNI's
 // routes between a cluster's Nodes.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { CLUSTERSET_NAMESPACE, GROUP, SYSTEM_NAMESPACE, VERSION } from '../api/group.ts';
+import { GROUP, SYSTEM_NAMESPACE, VERSION } from '../api/group.ts';
 import type { ClusterGateway, GatewayPolicy, RemoteCluster } from '../api/types.ts';
 import { makeClients } from '../kube/client.ts';
 import type { Clients } from '../kube/client.ts';
@@ -25,6 +25,7 @@ import { killLabProcesses, ProcessSet } from './procs.ts';
 import type { LabProcess } from './procs.ts';
 import { freePort } from './ports.ts';
 import { UnixRelay } from './relay.ts';
+import { removeNamespaceSync } from '../testing/netns.ts';
 import { createSimNode, setSimNodeStatus } from './simnodes.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -707,20 +708,9 @@ export function removeNamespaces(prefix: string): string[] {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(prefix));
-  for (const name of names) {
-    try {
-      for (const pid of execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/)) {
-        if (pid) process.kill(Number(pid), 'SIGKILL');
-      }
-    } catch {
-      // no processes, or gone
-    }
-    spawnSync('ip', ['netns', 'del', name]);
-  }
+  for (const name of names) removeNamespaceSync(name);
   return names;
 }
-
-export { CLUSTERSET_NAMESPACE };
 
 /**
  * Removes a lab that may have crashed: kills every process started for it (found by the lab

@@ -200,7 +200,8 @@ export async function sweepStaleNamespaces(): Promise<string[]> {
   return removed;
 }
 
-function removeNamespaceSync(name: string): void {
+/** Kills what runs inside a namespace, then deletes it; quiet when it is already gone. */
+export function removeNamespaceSync(name: string): void {
   try {
     const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', timeout: 5_000 })
       .split(/\s+/)
