@@ -4,7 +4,7 @@
 // by BFD alone, and a BFD change reaches the kernel as a few `route replace` lines on a pipe that is
 // already open. Stopping the agent leaves every route in place; only `cleanup()` removes them.
 import { execFile } from 'node:child_process';
-import { BFD_STATE_NAMES, BfdState } from '../bfd/constants.ts';
+import { BFD_STATE_NAMES, BfdDiag, BfdState } from '../bfd/constants.ts';
 import { BfdRunner } from '../bfd/runner.ts';
 import type { BfdAcceptedConfig, BfdAcceptRequest, BfdRunnerStateChange } from '../bfd/runner.ts';
 import { diffState } from '../datapath/diff.ts';
@@ -88,6 +88,28 @@ function acceptRule(inp: AgentInputs, selfInner: string, innerCIDR: string): Acc
   return { inner: selfInner, denied };
 }
 
+/**
+ * The remote clusters a Gateway has lost: it has sessions to their Gateways and BFD says every one
+ * is down. Its workers cannot see this (their sessions to it are fine), so while another local
+ * Gateway exists it tells them, by holding their sessions AdminDown with diag Concatenated Path
+ * Down (RFC 5880 4.1), and they move to a Gateway that still has a path. Never from unknown
+ * liveness: a session still coming up is not a lost path.
+ */
+export function lostClusters(
+  plan: Pick<DatapathPlan, 'peers' | 'selfInner'>,
+  liveness: ReadonlyMap<string, boolean>,
+  localGateways: number,
+): string[] {
+  if (!plan.selfInner || localGateways < 2) return [];
+  const clusters = new Map<string, boolean>();
+  for (const p of plan.peers)
+    clusters.set(p.cluster, (clusters.get(p.cluster) ?? true) && liveness.get(p.key) === false);
+  return [...clusters]
+    .filter(([, lost]) => lost)
+    .map(([c]) => c)
+    .sort();
+}
+
 /** Each peer's inner address is reached directly on its device: it is its own on-link nexthop. */
 function peerRoutes(plan: DatapathPlan): Route[] {
   return plan.peers.map((p) => ({
@@ -113,6 +135,8 @@ export class Agent {
   /** When each session (by local discriminator) last changed state, for the status summary. */
   private readonly lastChange = new Map<number, number>();
   private accepting: AcceptRule | undefined;
+  /** Remote clusters this Gateway has lost; non-empty: its local Nodes' sessions are held down. */
+  private lost: string[] = [];
   private stopped = false;
   readonly stats = { reconciles: 0, kernelChanges: 0, errors: 0, skipped: 0 };
   lastPlan: DatapathPlan | undefined;
@@ -207,6 +231,9 @@ export class Agent {
       for (const p of plan.peers) if (silent.has(p.cluster)) effective.set(p.key, true);
       plan = planWith(effective);
     }
+    // Before the kernel: the workers' move to another Gateway is what restores their traffic.
+    if (this.o.steerBy !== 'gateways')
+      this.signalLostPaths(lostClusters(plan, this.liveness, inp.local.gateways.length));
     if (plan.skipped.length !== this.lastPlan?.skipped.length)
       for (const s of plan.skipped) this.o.log.warn('skipped', { what: s.what, reason: s.reason });
     this.stats.skipped = plan.skipped.length;
@@ -276,6 +303,24 @@ export class Agent {
     this.armGrace();
   }
 
+  /** Holds the local Nodes' sessions AdminDown while a remote cluster is lost; frees them after. */
+  private signalLostPaths(lost: string[]): void {
+    const was = this.lost.length > 0;
+    const now = lost.length > 0;
+    if (lost.join() !== this.lost.join())
+      this.o.log[now ? 'warn' : 'info'](
+        now ? 'lost every path to a cluster: local Nodes are told to use another Gateway' : 'paths back',
+        { clusters: lost, before: this.lost },
+      );
+    this.lost = lost;
+    if (was === now || !this.runner) return;
+    for (const info of this.runner.sessions()) {
+      if (!info.accepted) continue;
+      if (now) this.runner.setAdminDown(info.localDiscr, BfdDiag.ConcatenatedPathDown);
+      else if (info.snapshot.state === BfdState.AdminDown) this.runner.enable(info.localDiscr);
+    }
+  }
+
   private timers(): BfdAcceptedConfig {
     return {
       desiredMinTxUs: this.o.bfd.txMs * 1000,
@@ -292,7 +337,9 @@ export class Agent {
     if (!ip || ip.family !== parseIP(rule.inner)?.family) return undefined;
     const host = { family: ip.family, bytes: ip.bytes, prefix: ip.family === 4 ? 32 : 128 };
     if (rule.denied.some((c) => cidrsOverlap(host, c))) return undefined;
-    return this.timers();
+    return this.lost.length
+      ? { ...this.timers(), adminDownDiag: BfdDiag.ConcatenatedPathDown }
+      : this.timers();
   }
 
   /** A peer that never came Up within the grace is taken as down, so a dead one is not used for ever. */

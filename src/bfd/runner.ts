@@ -56,7 +56,14 @@ export interface BfdAcceptRequest {
 export type BfdAcceptedConfig = Pick<
   BfdPeerConfig,
   'desiredMinTxUs' | 'requiredMinRxUs' | 'detectMult' | 'auth'
->;
+> & {
+  /**
+   * Start the session AdminDown with this diag, after it has read the peer's first packet (so the
+   * peer hears it): a system that cannot serve the peer now says why instead of staying silent.
+   * enable() lets it come Up later.
+   */
+  readonly adminDownDiag?: BfdDiag;
+};
 
 export interface BfdRunnerStateChange {
   readonly localDiscr: number;
@@ -68,6 +75,9 @@ export interface BfdRunnerStateChange {
   readonly old: BfdState;
   readonly new: BfdState;
   readonly diag: BfdDiag;
+  /** The peer's state and diag from its last packet (e.g. AdminDown, Concatenated Path Down). */
+  readonly remoteState: BfdState;
+  readonly remoteDiag: BfdDiag;
   /** When the protocol places the change, ms since the epoch; for a timeout, the expiry itself. */
   readonly atMs: number;
   /** When this runner noticed it, ms since the epoch: atMs plus timer and event-loop lateness. */
@@ -489,7 +499,13 @@ export class BfdRunner {
     this.acceptedNow++;
     this.acceptedTotal++;
     this.log.debug('bfd session accepted', { peer: from.address, local, localDiscr: entry.localDiscr });
-    this.apply(entry, session.receive(packet, now), now);
+    const first = session.receive(packet, now);
+    if (cfg.adminDownDiag === undefined) this.apply(entry, first, now);
+    else {
+      // Its Init reply is not sent: the peer would come Up on it, only to go Down at the AdminDown.
+      this.apply(entry, { ...first, send: [] }, now);
+      this.apply(entry, session.setAdminDown(cfg.adminDownDiag, now), now);
+    }
     this.arm();
     return undefined;
   }
@@ -523,6 +539,7 @@ export class BfdRunner {
   }
 
   private emit(entry: Entry, change: BfdStateChange, now: number): void {
+    const { remoteState, remoteDiag } = entry.session.snapshot();
     const event: BfdRunnerStateChange = {
       localDiscr: entry.localDiscr,
       peer: entry.config.peer,
@@ -532,6 +549,8 @@ export class BfdRunner {
       old: change.old,
       new: change.new,
       diag: change.diag,
+      remoteState,
+      remoteDiag,
       atMs: toEpoch(change.atMs),
       observedAtMs: toEpoch(now),
     };

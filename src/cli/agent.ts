@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Agent } from '../agent/agent.ts';
+import { BfdDiag } from '../bfd/constants.ts';
 import { markAlive, readAlive, withoutStaleGatewayRole } from '../agent/aliveness.ts';
 import { BFD_SUMMARY_ANNOTATION } from '../agent/bfdsummary.ts';
 import { loadInputs, saveInputs } from '../agent/inputs.ts';
@@ -92,7 +93,9 @@ export async function run(argv: string[]): Promise<number> {
       // A Gateway of this cluster that BFD saw go Down (not one that never came Up within the
       // startup grace): tell the controller, which re-places it sooner if its Lease is silent too.
       // Fire and forget: the route change above never waits on the apiserver.
-      if (!up && change && reporter && peer.cluster === agent.currentInputs?.cluster)
+      // A Gateway that said it lost a path beyond it (Concatenated Path Down) is alive: no report.
+      const pathDown = change?.remoteDiag === BfdDiag.ConcatenatedPathDown;
+      if (!up && change && !pathDown && reporter && peer.cluster === agent.currentInputs?.cluster)
         void reporter.report({ gateway: peer.node, inner: peer.inner, diag: change.diag });
       void persist();
     },

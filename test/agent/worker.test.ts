@@ -81,6 +81,67 @@ describe('a worker Node follows BFD to its local Gateways', { skip: !root && 'ne
     process.stderr.write(`# gb1 agent restart: the worker saw gb1 down ${downs} time(s), lost nothing\n`);
   });
 
+  test("gb1's tunnel to cluster a is cut: gb1 tells the worker, whose return traffic moves to gb2", async () => {
+    const gb1 = t.innerOf('gb1');
+    const gb2 = t.innerOf('gb2');
+    assert.equal(t.route('w', A_PODS)?.gateway, gb1, 'the worker starts on gb1');
+    // Cut on the underlay bridge between gb1 and ga, both ways: the worker's path to gb1 stays fine,
+    // so only gb1 can know that it has lost cluster a.
+    const [g, a] = [t.underlay['gb1'], t.underlay['ga']];
+    const nft = (...args: string[]) => t.inNs('sw', 'nft', ...args);
+    let cut = false;
+    try {
+      // The cut comes 800 ms into the stream, so the window covers detection and the move.
+      const s = await t.stream(1000, 2.5, async () => {
+        await sleep(800);
+        nft('add', 'table', 'bridge', 'mcgwtcut');
+        cut = true;
+        nft('add', 'chain', 'bridge', 'mcgwtcut', 'f', '{ type filter hook forward priority 0; }');
+        for (const [from, to] of [
+          [g, a],
+          [a, g],
+        ])
+          nft(
+            'add',
+            'rule',
+            'bridge',
+            'mcgwtcut',
+            'f',
+            `ip saddr ${from} ip daddr ${to} udp dport 4789 drop`,
+          );
+      });
+      const window = lossWindowMs(s);
+      const answered = Object.keys(s.answers).length;
+      assert.equal(t.route('w', A_PODS)?.gateway, gb2, 'the worker returns traffic through gb2');
+      assert.ok(
+        Object.keys(s.answers).some((seq) => Number(seq) > s.sent - 200),
+        `the end of the stream was answered (answered ${answered} of ${s.sent})`,
+      );
+      assert.ok(window <= bound, `loss window ${window} ms (answered ${answered} of ${s.sent})`);
+      process.stderr.write(
+        `# gb1 cut off from cluster a: round-trip loss window ${window} ms (bound ${bound} ms)\n`,
+      );
+      const gbLog = (t.logs.get('gb1') ?? []).join('\n');
+      assert.match(gbLog, /lost every path to a cluster/);
+      const wDown = (t.logs.get('w') ?? []).filter(
+        (l) => l.includes('"msg":"peer down"') && l.includes('"peer":"b/gb1"'),
+      );
+      assert.ok(wDown.length >= 1, 'the worker took gb1 as down');
+    } finally {
+      if (cut) nft('delete', 'table', 'bridge', 'mcgwtcut');
+      cut = false;
+    }
+    // The path is back: gb1 frees the worker's session, which comes Up, and the worker returns to gb1.
+    const deadline = Date.now() + 15_000;
+    while (t.route('w', A_PODS)?.gateway !== gb1) {
+      if (Date.now() > deadline)
+        throw new Error(`the worker still routes via ${t.route('w', A_PODS)?.gateway}, not gb1 (${gb1})`);
+      await sleep(100);
+    }
+    assert.equal(up('w'), 2, "both of the worker's sessions are Up again");
+    assert.match((t.logs.get('gb1') ?? []).join('\n'), /paths back/);
+  });
+
   test(`gb1 dies: the worker's return route moves to gb2, round-trip loss within 3x50 ms + 100 ms`, async () => {
     const gb2 = t.innerOf('gb2');
     const s = await t.stream(1000, 2.5, async () => {

@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeControlPacket, encodeControlPacket } from '../../src/bfd/codec.ts';
-import { BfdAuthType, BfdState } from '../../src/bfd/constants.ts';
+import { BfdAuthType, BfdDiag, BfdState } from '../../src/bfd/constants.ts';
 import type { BfdControlPacket } from '../../src/bfd/packet.ts';
 import { BfdRunner } from '../../src/bfd/runner.ts';
 import type {
@@ -122,6 +122,43 @@ void describe('BfdRunner acceptor', () => {
       await sleep(300);
       assert.equal(g.runner.size, 1);
       assert.equal(w.events.filter((e) => e.new === BfdState.Down).length, 0, 'no Down on the worker');
+    } finally {
+      await w.runner.close({ adminDown: false });
+      await g.runner.close({ adminDown: false });
+    }
+  });
+
+  void it('a session accepted AdminDown tells the peer why, keeps it Down, and comes Up once enabled', async () => {
+    const port = labPort();
+    const g = await gateway(port, {
+      accept: () => ({ ...TIMERS, adminDownDiag: BfdDiag.ConcatenatedPathDown }),
+    });
+    const w = worker(port);
+    try {
+      await w.runner.addSession(peerConfig('127.0.0.26', GW));
+      await until(() => g.runner.size === 1, 5000, 'an accepted session');
+      // The worker hears AdminDown with the reason and stays Down: it never comes Up meanwhile.
+      const [wInfo] = w.runner.sessions();
+      await until(
+        () => w.runner.session(wInfo!.localDiscr)?.snapshot.remoteState === BfdState.AdminDown,
+        3000,
+        'the worker to hear AdminDown',
+      );
+      assert.equal(w.runner.session(wInfo!.localDiscr)?.snapshot.remoteDiag, BfdDiag.ConcatenatedPathDown);
+      await sleep(400);
+      assert.equal(w.events.filter((e) => e.new === BfdState.Up).length, 0, 'never Up while AdminDown');
+      const [gInfo] = g.runner.sessions();
+      assert.equal(gInfo?.snapshot.state, BfdState.AdminDown);
+      assert.equal(
+        g.events.at(-1)?.diag,
+        BfdDiag.ConcatenatedPathDown,
+        'the last change is into AdminDown with the given diag',
+      );
+      // Enabled: the usual 3-way handshake brings both ends Up, and the change carries the peer's view.
+      g.runner.enable(gInfo!.localDiscr);
+      await until(() => w.events.some((e) => e.new === BfdState.Up), 5000, 'worker Up after enable');
+      const up = w.events.find((e) => e.new === BfdState.Up)!;
+      assert.notEqual(up.remoteState, BfdState.AdminDown);
     } finally {
       await w.runner.close({ adminDown: false });
       await g.runner.close({ adminDown: false });
