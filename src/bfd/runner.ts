@@ -110,7 +110,8 @@ export interface BfdRunnerOptions {
   readonly maxAccepted?: number;
   /**
    * An accepted session out of Up this long is removed quietly, without AdminDown, so peers that
-   * went away do not pile up. Counted from its creation or its last Up. Default 10 s.
+   * went away do not pile up. Counted from its creation, its last Up or its leaving AdminDown;
+   * one held AdminDown is not reaped. Default 10 s.
    */
   readonly acceptedReapMs?: number;
 }
@@ -531,7 +532,9 @@ export class BfdRunner {
     for (const change of step.changes) {
       if (entry.accepted) {
         if (change.new === BfdState.Up) entry.notUpSince = null;
-        else if (entry.notUpSince === null) entry.notUpSince = change.atMs;
+        // Leaving AdminDown starts the count afresh: the peer gets a full reapMs to come Up.
+        else if (entry.notUpSince === null || change.old === BfdState.AdminDown)
+          entry.notUpSince = change.atMs;
       }
       this.emit(entry, change, now);
     }
@@ -574,7 +577,9 @@ export class BfdRunner {
 
   /** When an accepted session that is not Up gets reaped; null for the others. */
   private reapAt(entry: Entry): number | null {
-    return entry.accepted && entry.notUpSince !== null ? entry.notUpSince + this.reapMs : null;
+    // A session held AdminDown on purpose is kept: its peer is there, and comes Up once enabled.
+    if (!entry.accepted || entry.notUpSince === null) return null;
+    return entry.session.sessionState === BfdState.AdminDown ? null : entry.notUpSince + this.reapMs;
   }
 
   /** Keeps the one timer aimed at the earliest deadline; a later one is left alone. */

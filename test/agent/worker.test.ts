@@ -132,7 +132,8 @@ describe('a worker Node follows BFD to its local Gateways', { skip: !root && 'ne
       cut = false;
     }
     // The path is back: gb1 frees the worker's session, which comes Up, and the worker returns to gb1.
-    const deadline = Date.now() + 15_000;
+    const healed = Date.now();
+    const deadline = healed + 15_000;
     while (t.route('w', A_PODS)?.gateway !== gb1) {
       if (Date.now() > deadline)
         throw new Error(`the worker still routes via ${t.route('w', A_PODS)?.gateway}, not gb1 (${gb1})`);
@@ -140,6 +141,7 @@ describe('a worker Node follows BFD to its local Gateways', { skip: !root && 'ne
     }
     assert.equal(up('w'), 2, "both of the worker's sessions are Up again");
     assert.match((t.logs.get('gb1') ?? []).join('\n'), /paths back/);
+    process.stderr.write(`# cut healed: the worker was back on gb1 after ${Date.now() - healed} ms\n`);
   });
 
   test(`gb1 dies: the worker's return route moves to gb2, round-trip loss within 3x50 ms + 100 ms`, async () => {

@@ -132,6 +132,7 @@ void describe('BfdRunner acceptor', () => {
     const port = labPort();
     const g = await gateway(port, {
       accept: () => ({ ...TIMERS, adminDownDiag: BfdDiag.ConcatenatedPathDown }),
+      acceptedReapMs: 250,
     });
     const w = worker(port);
     try {
@@ -147,6 +148,8 @@ void describe('BfdRunner acceptor', () => {
       assert.equal(w.runner.session(wInfo!.localDiscr)?.snapshot.remoteDiag, BfdDiag.ConcatenatedPathDown);
       await sleep(400);
       assert.equal(w.events.filter((e) => e.new === BfdState.Up).length, 0, 'never Up while AdminDown');
+      // Held on purpose, so not reaped, though it has been out of Up longer than acceptedReapMs.
+      assert.equal(g.runner.size, 1, 'an AdminDown-held session is not reaped');
       const [gInfo] = g.runner.sessions();
       assert.equal(gInfo?.snapshot.state, BfdState.AdminDown);
       assert.equal(
@@ -159,6 +162,7 @@ void describe('BfdRunner acceptor', () => {
       await until(() => w.events.some((e) => e.new === BfdState.Up), 5000, 'worker Up after enable');
       const up = w.events.find((e) => e.new === BfdState.Up)!;
       assert.notEqual(up.remoteState, BfdState.AdminDown);
+      assert.equal(g.runner.stats().reapedTotal, 0);
     } finally {
       await w.runner.close({ adminDown: false });
       await g.runner.close({ adminDown: false });
