@@ -36,7 +36,8 @@ export function percentile(values: readonly number[], p: number): number {
   return v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))]!;
 }
 
-export function summarize(trials: readonly TrialResult[]): Summary {
+/** `replaced`: whether the scenario expects the control plane to replace its victim at all. */
+export function summarize(trials: readonly TrialResult[], replaced = true): Summary {
   const windows = trials.flatMap((t) => Object.values(t.lossWindowMs));
   const restores = trials.flatMap((t) => (t.controlPlaneRestoreMs === null ? [] : [t.controlPlaneRestoreMs]));
   return {
@@ -48,7 +49,9 @@ export function summarize(trials: readonly TrialResult[]): Summary {
       ? { p50: percentile(restores, 50), max: Math.max(...restores) }
       : null,
     falseFailovers: trials.reduce((n, t) => n + t.falseFailovers, 0),
-    notRestored: trials.filter((t) => t.victim !== null && t.controlPlaneRestoreMs === null).length,
+    notRestored: replaced
+      ? trials.filter((t) => t.victim !== null && t.controlPlaneRestoreMs === null).length
+      : 0,
     crashes: trials.reduce((n, t) => n + (t.crashes ?? 0), 0),
   };
 }

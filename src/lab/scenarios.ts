@@ -281,13 +281,30 @@ function peerDowns(lab: Lab, since: number): { agent: string; peer: string }[] {
   return out;
 }
 
-/** Waits until every member has its desired ready Gateways and traffic flows without loss. */
+/** BFD sessions not Up in a /metrics text (mcgw_agent_bfd_sessions by state). */
+export function sessionsNotUp(metrics: string): number {
+  let n = 0;
+  for (const m of metrics.matchAll(/^mcgw_agent_bfd_sessions\{state="(\w+)"\} (\S+)$/gm))
+    if (m[1] !== 'Up') n += Number(m[2]);
+  return n;
+}
+
+/**
+ * Waits until every member has its desired ready Gateways, every running agent's BFD sessions are
+ * Up, and traffic flows without loss. The sessions matter: after a repair the traffic may still be
+ * on the stand-in Gateway while the repaired one comes back, and a trial that picked its victim
+ * then would break a Gateway that is about to stop carrying anything.
+ */
 export async function steady(lab: Lab, timeoutMs = 120_000): Promise<void> {
   await lab.waitFor('the ClusterSet to settle', timeoutMs, async () => {
     for (const c of lab.plan.clusters) {
       const p = await lab.policy(c.id);
       if ((p.status?.readyInstances ?? 0) < lab.cfg.desired) return false;
       if ((p.status?.gateways ?? []).length !== lab.cfg.desired) return false;
+    }
+    for (const n of lab.nodes) {
+      if (!lab.agent(n).running) continue;
+      if (sessionsNotUp(await lab.agentMetrics(n)) > 0) return false;
     }
     return lab.trafficFlows();
   });
@@ -384,7 +401,7 @@ export async function runScenario(
     ratePps: lab.cfg.rate,
     startedAt,
     trials,
-    summary: summarize(trials),
+    summary: summarize(trials, def.replaced),
     machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 },
   };
   if (o.baselineTrials > 0 && BASELINE_SCENARIOS.has(name)) {

@@ -75,6 +75,8 @@ describe('report', () => {
     assert.deepEqual(s.controlPlaneRestoreMs, { p50: 3000, max: 3000 });
     assert.equal(s.falseFailovers, 2);
     assert.equal(s.notRestored, 1);
+    // A scenario that never replaces its victim (a tunnel cut) has nothing to restore.
+    assert.equal(summarize([trial(1, 100, 80, null)], false).notRestored, 0);
     const r: ScenarioReport = {
       scenario: 'gateway-death',
       description: 'x',
