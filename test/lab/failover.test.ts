@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +13,6 @@ import type { Mode } from '../../src/api/types.ts';
 import { DEFAULT_LAB_CONFIG, Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_LAB_OPTIONS } from '../../src/lab/plan.ts';
 import { runTrial } from '../../src/lab/scenarios.ts';
-import { readFileSync } from 'node:fs';
 import { validate } from '../../src/status/schema-check.ts';
 import type { JsonSchema } from '../../src/status/schema-check.ts';
 import type { MemberStatusReport } from '../../src/status/types.ts';
@@ -28,17 +27,23 @@ const root = process.getuid?.() === 0;
 for (const mode of ['ActiveStandby', 'ActiveActive'] as Mode[]) {
   describe(`lab, ${mode}: the carrying Gateway dies`, { skip: !root && 'needs root' }, () => {
     let lab: Lab;
+    let dir: string | undefined;
     const bound = DEFAULT_LAB_OPTIONS.bfdMult * DEFAULT_LAB_OPTIONS.bfdTxMs + 100;
     before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'mcgw-lab-test-'));
       lab = await Lab.up({
         ...DEFAULT_LAB_OPTIONS,
         ...DEFAULT_LAB_CONFIG,
         mode,
-        dir: mkdtempSync(join(tmpdir(), 'mcgw-lab-test-')),
+        dir,
         nsPrefix: `mcgwt-l${randomBytes(2).toString('hex')}-`,
       });
     });
-    after(() => lab?.down());
+    // Lab.down stops and removes what runs; the directory (logs, etcd data) is the test's own.
+    after(async () => {
+      await lab?.down();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
     const check = (name: string, r: Awaited<ReturnType<typeof runTrial>>) => {
       process.stderr.write(`# ${mode} ${name}: ${JSON.stringify(r)}\n`);
