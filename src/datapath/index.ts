@@ -18,6 +18,7 @@ export {
   gatewayKey,
   innerLayout,
   innerMAC,
+  nodeMAC,
   clusterSlots,
   gatewaySlots,
   innerAddress,

@@ -10,7 +10,7 @@
 // gatewaySlot: priority mod 16, probing likewise in (priority desc, node) order. The controller
 //   keeps an instance's priority for its life and gives replacements the next lower one, so
 //   survivors keep their address across failovers and up to 16 consecutive priorities never collide.
-import { parseCIDR } from '../util/ip.ts';
+import { parseCIDR, parseIP } from '../util/ip.ts';
 import { ipv4ToUint32, uint32ToIPv4 } from './addr.ts';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../scheduler/types.ts';
 import { MAX_GATEWAYS_PER_CLUSTER } from './constants.ts';
@@ -155,4 +155,16 @@ export function innerAddress(layout: InnerLayout, clusterSlot: number, gatewaySl
 export function innerMAC(inner: string): string {
   const parts = inner.split('.').map((p) => Number(p).toString(16).padStart(2, '0'));
   return ['02', '6d', ...parts].join(':');
+}
+
+/**
+ * The MAC of a non-Gateway Node's mcgw-i: locally administered 02:6e followed by the last four
+ * bytes of its InternalIP. It differs from every Gateway's inner MAC (02:6d), which matters when
+ * a former Gateway stays on as a worker: a VXLAN device drops frames whose source MAC is its own,
+ * so a worker still wearing its old inner MAC could not reach the replacement that inherits it.
+ */
+export function nodeMAC(internalIP: string): string {
+  const b = parseIP(internalIP)?.bytes ?? new Uint8Array(4);
+  const last = [...b.subarray(b.length - 4)].map((x) => x.toString(16).padStart(2, '0'));
+  return ['02', '6e', ...last].join(':');
 }

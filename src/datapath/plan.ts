@@ -28,6 +28,7 @@ import {
   innerAddress,
   innerLayout,
   innerMAC,
+  nodeMAC,
   nameProblem,
 } from './inner.ts';
 import type { InnerLayout } from './inner.ts';
@@ -408,8 +409,9 @@ export function planDatapath(input: PlanInput): DatapathPlan {
       port: opts.port,
       local: canonicalIP(self.internalIP)!,
       learning: false,
-      // A Gateway's mcgw-i must accept frames local Nodes address to its inner MAC.
-      ...(selfGw ? { mac: selfGw.mac } : {}),
+      // A Gateway's mcgw-i must accept frames local Nodes address to its inner MAC; any other
+      // Node's must not wear one (see nodeMAC).
+      mac: selfGw ? selfGw.mac : nodeMAC(self.internalIP),
       ...mtu,
       up: true,
     },

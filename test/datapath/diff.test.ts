@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { planDatapath } from '../../src/datapath/plan.ts';
+import { nodeMAC } from '../../src/datapath/inner.ts';
 import { diffState, routeConflicts } from '../../src/datapath/diff.ts';
 import { renderBatches, renderBridgeBatch, renderIpBatch } from '../../src/datapath/render.ts';
 import type { Change, ObservedState } from '../../src/datapath/types.ts';
@@ -72,8 +73,12 @@ void describe('diffState', () => {
     const del = cs.findIndex((c) => c.op === 'link-del');
     assert.ok(del > 0 && cs[del]!.op === 'link-del' && cs[del].name === 'mcgw-x');
     assert.ok(lastIndex(cs, 'route-replace') < del);
-    // mcgw-i loses its MAC requirement (any MAC is fine), so it is not touched at all.
-    assert.ok(!cs.some((c) => c.op === 'link-set' || (c.op === 'link-add' && c.link.name === 'mcgw-i')));
+    // mcgw-i stays, but sheds the inner MAC: the replacement that inherits the inner address wears
+    // it, and a VXLAN device drops frames whose source MAC is its own.
+    assert.deepEqual(
+      cs.filter((c) => c.op === 'link-set' || (c.op === 'link-add' && c.link.name === 'mcgw-i')),
+      [{ op: 'link-set', name: 'mcgw-i', mac: nodeMAC('198.18.32.2') }],
+    );
     // Nothing on mcgw-x is deleted one by one: it goes with the link.
     assert.ok(
       !cs.some(
@@ -166,12 +171,17 @@ void describe('diffState', () => {
       'link-set',
       ...new Array<string>(5).fill('neigh-replace'),
     ]);
-    // A worker's mcgw-i may have any MAC; the kernel's random one is fine.
+    // A worker's mcgw-i wears its own node MAC, never a Gateway's inner one (02:6d:...).
+    const internalIP = workerInput().self.internalIP;
+    assert.equal(worker.links.find((l) => l.name === 'mcgw-i')?.mac, nodeMAC(internalIP));
+    assert.notEqual(nodeMAC(internalIP).slice(0, 5), '02:6d');
     const w: ObservedState = {
       ...worker,
-      links: worker.links.map((l) => ({ ...l, mac: '0a:14:fa:64:79:10' })),
+      links: worker.links.map((l) => ({ ...l, mac: '02:6d:c6:13:da:b4' })),
     };
-    assert.deepEqual(diffState(w, worker), []);
+    assert.deepEqual(diffState(w, worker).slice(0, 1), [
+      { op: 'link-set', name: 'mcgw-i', mac: nodeMAC(internalIP) },
+    ]);
   });
 
   void it('matches what the kernel reports: default port/VNI omitted, IPv6 link-local kept', () => {

@@ -216,6 +216,8 @@ void describe('planDatapath on a worker Node', () => {
         port: 4789,
         local: '198.18.32.10',
         learning: false,
+        // Its own MAC (02:6e + InternalIP), never a Gateway's inner one (02:6d + inner address).
+        mac: '02:6e:c6:12:20:0a',
         up: true,
       },
     ]);
