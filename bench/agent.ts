@@ -25,7 +25,7 @@
 //    (src/lab/controlplane.ts: etcd and kube-apiserver on loopback), with its Node, ClusterSetMember,
 //    a GatewayPolicy and ClusterGateway (the agent is a Gateway and renews its Lease); the agent,
 //    compiled, runs with --kubeconfig and no state, reaching the apiserver through the lab's relays
-//    (src/lab/netns-relay.mjs and relay.ts); 3 s in, its Node is annotated (a change after start).
+//    (src/lab/netns-relay.mjs); 3 s in, its Node is annotated (a change after start).
 //    --compare-with REV runs the same agent from a clean export of REV (git archive, built there)
 //    for a before/after. Each agent is then run once more with NODE_DEBUG=esm,module for the
 //    packages it loads from node_modules. Agent logs: $TMPDIR/mcgw-bench-agent-*.log.
@@ -52,7 +52,7 @@ import { makeClients } from '../src/kube/client.ts';
 import { ensureNamespace, installCRDs } from '../src/kube/crds.ts';
 import { rawRequest } from '../src/kube/raw.ts';
 import { ControlPlane } from '../src/lab/controlplane.ts';
-import { UnixRelay } from '../src/lab/relay.ts';
+import { relay } from '../src/lab/netns-relay.mjs';
 import { createSimNode } from '../src/lab/simnodes.ts';
 import { MCGW, Topology } from '../test/agent/topology.ts';
 import { writeSection } from './report.ts';
@@ -410,7 +410,8 @@ function remoteClusters(): AgentInputs['remotes'] {
 /** A control plane with the state file's content: ga's Node, member, policy, ClusterGateway, RemoteClusters. */
 interface KubeEnv {
   cp: ControlPlane;
-  relay: UnixRelay;
+  apiSocket: string;
+  relay: { close(): Promise<void> };
 }
 
 async function kubeEnv(): Promise<KubeEnv> {
@@ -447,8 +448,13 @@ async function kubeEnv(): Promise<KubeEnv> {
         ...r,
         gateways: r.gateways.map((g) => ({ ...g, ready: true })),
       });
-    const relay = await UnixRelay.listen(join(cp.dir, 'api.sock'), Number(new URL(cp.server).port));
-    return { cp, relay };
+    const apiSocket = join(cp.dir, 'api.sock');
+    const port = Number(new URL(cp.server).port);
+    return {
+      cp,
+      apiSocket,
+      relay: await relay([{ from: { path: apiSocket }, to: { host: '127.0.0.1', port } }]),
+    };
   } catch (err) {
     await cp.stop();
     throw err;
@@ -466,7 +472,7 @@ async function relayIn(ns: string, k: KubeEnv): Promise<ChildProcess> {
         ns,
         process.execPath,
         RELAY,
-        `tcp:127.0.0.1:${new URL(k.cp.server).port}=unix:${k.relay.path}`,
+        `tcp:127.0.0.1:${new URL(k.cp.server).port}=unix:${k.apiSocket}`,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     ),

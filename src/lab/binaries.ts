@@ -1,9 +1,7 @@
 // Locates the etcd and kube-apiserver binaries that test control planes run, building them on demand.
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runBuildScript } from './buildscript.ts';
+import { isExecutable, runBuildScript } from './buildscript.ts';
 
 export interface ControlPlaneBinaries {
   dir: string;
@@ -24,15 +22,6 @@ export class ControlPlaneBinariesError extends Error {
 /** The repository root: this file lives in <root>/src/lab/. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const buildScript = join(repoRoot, 'scripts', 'build-control-plane.sh');
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function check(dir: string, how: string): Promise<ControlPlaneBinaries> {
   const bins = { dir, etcd: join(dir, 'etcd'), kubeApiserver: join(dir, 'kube-apiserver') };

@@ -2,6 +2,8 @@
 // last. Test files run in parallel processes and the scripts have no lock of their own, so flock(1)
 // serialises builds into the same cache; later callers find it filled.
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -35,4 +37,14 @@ export function runBuildScript(
       else resolvePromise(last);
     });
   });
+}
+
+/** Whether a cached build product is there and may be run. */
+export async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

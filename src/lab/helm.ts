@@ -1,13 +1,12 @@
 // Finds the helm CLI (built from its pinned Go module by scripts/build-helm.sh, then cached) and
 // renders the charts in deploy/helm to Kubernetes objects with `helm template`.
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from './binaries.ts';
-import { runBuildScript } from './buildscript.ts';
+import { isExecutable, runBuildScript } from './buildscript.ts';
 
 export class HelmError extends Error {
   override name = 'HelmError';
@@ -18,15 +17,6 @@ export const chartsDir = join(repoRoot, 'deploy', 'helm');
 export const chartDir = (name: 'mcgw-member' | 'mcgw-leader'): string => join(chartsDir, name);
 
 const buildScript = join(repoRoot, 'scripts', 'build-helm.sh');
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let cached: Promise<string> | undefined;
 

@@ -24,7 +24,8 @@ import type { LabCluster, LabNode, LabOptions, LabPlan } from './plan.ts';
 import { killLabProcesses, ProcessSet } from './procs.ts';
 import type { LabProcess } from './procs.ts';
 import { freePort } from './ports.ts';
-import { UnixRelay } from './relay.ts';
+import { relay } from './netns-relay.mjs';
+import { buildUnderlay } from './underlay.ts';
 import { removeNamespaceSync } from '../testing/netns.ts';
 import { createSimNode, setSimNodeStatus } from './simnodes.ts';
 
@@ -75,7 +76,9 @@ export interface LabMember {
   cluster: LabCluster;
   cp: ControlPlane;
   clients: Clients;
-  relay: UnixRelay;
+  /** The Unix socket the Nodes' relays reach this member's apiserver through. */
+  apiSocket: string;
+  relay: { close(): Promise<void> };
 }
 
 interface NodeLife {
@@ -168,8 +171,9 @@ export class Lab {
     await installCRDs(this.leaderClients, 'leader');
     for (const c of clusters) {
       const cp = cps[c.index + 1]!;
-      const relay = await UnixRelay.listen(join(this.cfg.dir, `api-${c.id}.sock`), portOf(cp));
-      this.members.set(c.id, { cluster: c, cp, clients: makeClients(cp.kubeConfig()), relay });
+      const apiSocket = join(this.cfg.dir, `api-${c.id}.sock`);
+      const r = await relay([{ from: { path: apiSocket }, to: { host: '127.0.0.1', port: portOf(cp) } }]);
+      this.members.set(c.id, { cluster: c, cp, clients: makeClients(cp.kubeConfig()), apiSocket, relay: r });
     }
 
     step(2, `creating ${this.nodes.length} Node namespaces on one underlay bridge`);
@@ -218,47 +222,12 @@ export class Lab {
   // --- network ------------------------------------------------------------------------------------
 
   private buildNetwork(): void {
-    const sw = this.ns('sw');
-    for (const n of ['sw' as const, ...this.nodes]) {
-      spawnSync('ip', ['netns', 'del', this.ns(n)]);
-      sh('ip', ['netns', 'add', this.ns(n)]);
-      sh('ip', ['-n', this.ns(n), 'link', 'set', 'lo', 'up']);
-    }
-    sh('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
-    sh('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
+    buildUnderlay(
+      this.ns('sw'),
+      this.nodes.map((n) => ({ ns: this.ns(n), port: `p-${n.label}`, cidr: `${n.underlay}/20` })),
+    );
     for (const node of this.nodes) {
       const ns = this.ns(node);
-      // Created straight inside the two namespaces: nothing appears in the root namespace.
-      sh('ip', [
-        'link',
-        'add',
-        'eth0',
-        'netns',
-        ns,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `p-${node.label}`,
-        'netns',
-        sw,
-      ]);
-      sh('ip', ['-n', ns, 'addr', 'add', `${node.underlay}/20`, 'dev', 'eth0']);
-      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['-n', sw, 'link', 'set', `p-${node.label}`, 'master', 'br0', 'up']);
-      // Forwarding on, no reverse-path filter (replies may come back on another device), ECMP
-      // hashing on ports so separate flows may take separate Gateways.
-      sh('ip', [
-        'netns',
-        'exec',
-        ns,
-        'sysctl',
-        '-qw',
-        'net.ipv4.ip_forward=1',
-        'net.ipv4.conf.all.rp_filter=0',
-        'net.ipv4.conf.default.rp_filter=0',
-        'net.ipv4.fib_multipath_hash_policy=1',
-      ]);
       sh('ip', ['-n', ns, 'addr', 'add', `${node.podIP}/32`, 'dev', 'lo']);
       this.podRoutes(node);
     }
@@ -493,7 +462,7 @@ export class Lab {
       cmd: process.execPath,
       args: [
         RELAY,
-        `tcp:127.0.0.1:${portOf(m.cp)}=unix:${m.relay.path}`,
+        `tcp:127.0.0.1:${portOf(m.cp)}=unix:${m.apiSocket}`,
         `unix:${this.agentSocket(n)}=tcp:${AGENT_HEALTH}`,
       ],
       readyLine: /^ready$/,

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { AgentInputs } from '../../src/agent/inputs.ts';
 import type { Mode } from '../../src/api/types.ts';
+import { buildUnderlay } from '../../src/lab/underlay.ts';
 
 const MCGW = fileURLToPath(new URL('../../bin/mcgw.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./udp-probe.mjs', import.meta.url));
@@ -110,45 +111,16 @@ export class Topology {
   }
 
   setUp(): void {
-    const sw = this.ns('sw');
-    for (const n of ['sw', ...this.nodes]) {
-      spawnSync('ip', ['netns', 'del', this.ns(n)]);
-      ip('netns', 'add', this.ns(n));
-      ip('-n', this.ns(n), 'link', 'set', 'lo', 'up');
-    }
-    ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', sw, 'link', 'set', 'br0', 'up');
-    this.nodes.forEach((node, i) => {
+    buildUnderlay(
+      this.ns('sw'),
+      this.nodes.map((node, i) => ({
+        ns: this.ns(node),
+        port: `ms${this.tag}${i}`,
+        cidr: `${this.underlay[node]}/24`,
+      })),
+    );
+    this.nodes.forEach((node) => {
       const ns = this.ns(node);
-      ip(
-        'link',
-        'add',
-        `mt${this.tag}${i}`,
-        'netns',
-        ns,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `ms${this.tag}${i}`,
-        'netns',
-        sw,
-      );
-      ip('-n', ns, 'link', 'set', `mt${this.tag}${i}`, 'name', 'eth0');
-      ip('-n', ns, 'addr', 'add', `${this.underlay[node]}/24`, 'dev', 'eth0');
-      ip('-n', ns, 'link', 'set', 'eth0', 'up');
-      ip('-n', sw, 'link', 'set', `ms${this.tag}${i}`, 'master', 'br0', 'up');
-      // Forwarding on; no reverse-path filter (return traffic may come in on another device);
-      // ECMP hashing on ports too, so separate flows can take separate Gateways.
-      this.inNs(
-        node,
-        'sysctl',
-        '-qw',
-        'net.ipv4.ip_forward=1',
-        'net.ipv4.conf.all.rp_filter=0',
-        'net.ipv4.conf.default.rp_filter=0',
-        'net.ipv4.fib_multipath_hash_policy=1',
-      );
       const worker = this.opts.worker;
       if (node === 'ga') ip('-n', ns, 'addr', 'add', `${POD_A}/32`, 'dev', 'lo');
       else if (!worker || node === worker) ip('-n', ns, 'addr', 'add', `${POD_B}/32`, 'dev', 'lo');
