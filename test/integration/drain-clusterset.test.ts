@@ -16,12 +16,10 @@ import { makeClients } from '../../src/kube/client.ts';
 import { installCRDs } from '../../src/kube/crds.ts';
 import { rawRequest } from '../../src/kube/raw.ts';
 import { LeaderController } from '../../src/leader/controller.ts';
-import { addMember, memberNamespace, storeLeaderSecret } from '../../src/leader/membership.ts';
-import { createSimNode } from '../../src/lab/simnodes.ts';
 import { LeaseRenewer } from '../../src/lease/renewer.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { useControlPlanes } from './harness.ts';
-import { createPolicy, listGateways, setupCluster, waitFor } from './util.ts';
+import { createPolicy, joinMember, listGateways, waitFor } from './util.ts';
 
 const FAST = { leaseDurationMs: 1500, renewIntervalMs: 500 };
 const ELECTION = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
@@ -94,44 +92,11 @@ describe('drain through the ClusterSet exchange', () => {
     await lctl.start();
     await Promise.all(
       (['a', 'b'] as const).map(async (id, i) => {
-        const c = await setupCluster(cps[i + 1]!);
-        const creds = await addMember(leader, id);
-        await storeLeaderSecret(c, 'mcgw-leader', creds.kubeconfig);
-        await Promise.all(
-          [1, 2, 3].map((n) =>
-            createSimNode(c.core, {
-              name: `${id}-n${n}`,
-              zone: `z${n}`,
-              internalIP: `198.18.${i + 1}.${n + 10}`,
-            }),
-          ),
-        );
-        await rawRequest(c.kc, 'POST', `${B}/clustersetmembers`, {
-          apiVersion: 'mcgw.io/v1alpha1',
-          kind: 'ClusterSetMember',
-          metadata: { name: 'local' },
-          spec: {
-            clusterID: id,
-            leader: { secretName: 'mcgw-leader', namespace: memberNamespace(id) },
-            podCIDRs: [`198.18.${64 + 16 * i}.0/20`],
-            heartbeatSeconds: 1,
-          },
-        });
-        const holder: { ctl?: GatewayController } = {};
-        const ex = new MemberExchange({
-          clients: c,
-          log: silentLogger,
-          isLeader: () => !!holder.ctl?.isLeader(),
-        });
-        const ctl = new GatewayController({
-          clients: c,
-          identity: `ctl-${id}`,
-          log: silentLogger,
+        const { c, ctl, ex } = await joinMember(leader, cps[i + 1]!, id, i, {
+          podCIDRs: [`198.18.${64 + 16 * i}.0/20`],
           election: ELECTION,
-          onLeadership: () => ex.leadershipChanged(),
-          exportState: () => ex.exportState(),
+          exportState: true,
         });
-        holder.ctl = ctl;
         members.set(id, { c, ctl, ex });
         ex.start();
         await ctl.start();

@@ -14,12 +14,11 @@ import { installCRDs } from '../../src/kube/crds.ts';
 import { statusCode } from '../../src/kube/errors.ts';
 import { rawRequest } from '../../src/kube/raw.ts';
 import { LeaderController } from '../../src/leader/controller.ts';
-import { addMember, memberNamespace, storeLeaderSecret } from '../../src/leader/membership.ts';
-import { createSimNode } from '../../src/lab/simnodes.ts';
+import { memberNamespace } from '../../src/leader/membership.ts';
 import { LeaseRenewer } from '../../src/lease/renewer.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { useControlPlanes } from './harness.ts';
-import { createPolicy, listGateways, setupCluster, waitFor } from './util.ts';
+import { createPolicy, joinMember, listGateways, waitFor } from './util.ts';
 
 const FAST = { leaseDurationMs: 1500, renewIntervalMs: 500 };
 const ELECTION = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
@@ -92,46 +91,13 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
     await lctl2.start();
     await Promise.all(
       IDS.map(async (id, i) => {
-        const c = await setupCluster(cps[i + 1]!);
-        const creds = await addMember(leader, id);
-        await storeLeaderSecret(c, 'mcgw-leader', creds.kubeconfig);
-        const leaderKc = new KubeConfig();
-        leaderKc.loadFromString(creds.kubeconfig);
-        await Promise.all(
-          [1, 2, 3].map((n) =>
-            createSimNode(c.core, {
-              name: `${id}-n${n}`,
-              zone: `z${n}`,
-              internalIP: `198.18.${i + 1}.${n + 10}`,
-            }),
-          ),
-        );
-        await rawRequest(c.kc, 'POST', `${B}/clustersetmembers`, {
-          apiVersion: 'mcgw.io/v1alpha1',
-          kind: 'ClusterSetMember',
-          metadata: { name: 'local' },
-          spec: {
-            clusterID: id,
-            leader: { secretName: 'mcgw-leader', namespace: memberNamespace(id) },
-            podCIDRs: [POD[id]],
-            serviceCIDRs: [`198.19.${10 + i}.0/24`],
-            heartbeatSeconds: 1,
-          },
-        });
-        const holder: { ctl?: GatewayController } = {};
-        const ex = new MemberExchange({
-          clients: c,
-          log: silentLogger,
-          isLeader: () => !!holder.ctl?.isLeader(),
-        });
-        const ctl = new GatewayController({
-          clients: c,
-          identity: `ctl-${id}`,
-          log: silentLogger,
+        const { c, ctl, ex, kubeconfig } = await joinMember(leader, cps[i + 1]!, id, i, {
+          podCIDRs: [POD[id]!],
+          serviceCIDRs: [`198.19.${10 + i}.0/24`],
           election: ELECTION,
-          onLeadership: () => ex.leadershipChanged(),
         });
-        holder.ctl = ctl;
+        const leaderKc = new KubeConfig();
+        leaderKc.loadFromString(kubeconfig);
         const m: Member = { id, c, ctl, ex, renewers: new Map(), leaderKc };
         members.set(id, m);
         ex.start();

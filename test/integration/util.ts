@@ -3,11 +3,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { GROUP, SYSTEM_NAMESPACE, VERSION } from '../../src/api/group.ts';
 import type { ClusterGateway, GatewayPolicy, GatewayPolicySpec } from '../../src/api/types.ts';
+import { GatewayController } from '../../src/controller/controller.ts';
+import type { ControllerOptions } from '../../src/controller/controller.ts';
+import { MemberExchange } from '../../src/exchange/member.ts';
 import { makeClients } from '../../src/kube/client.ts';
 import type { Clients } from '../../src/kube/client.ts';
 import { ensureNamespace, installCRDs } from '../../src/kube/crds.ts';
+import { rawRequest } from '../../src/kube/raw.ts';
 import type { ControlPlane } from '../../src/lab/controlplane.ts';
 import { createSimNode } from '../../src/lab/simnodes.ts';
+import { addMember, memberNamespace, storeLeaderSecret } from '../../src/leader/membership.ts';
+import { silentLogger } from '../../src/util/log.ts';
 
 /** Polls fn until it returns a value other than undefined/false, or fails with the message. */
 export async function waitFor<T>(
@@ -79,4 +85,64 @@ export async function createFiveNodes(c: Clients): Promise<void> {
       createSimNode(c.core, { name: `n${i}`, zone: zones[(i - 1) % 3]!, internalIP: `198.18.0.${10 + i}` }),
     ),
   );
+}
+
+export interface JoinedMember {
+  c: Clients;
+  /** The member's credentials for the leader cluster. */
+  kubeconfig: string;
+  ctl: GatewayController;
+  ex: MemberExchange;
+}
+
+/**
+ * Member `id`, the i-th (from 0), joins the ClusterSet led by `leader`: its control plane gets the
+ * CRDs, the leader's credentials, Nodes `<id>-n1..3` in zones z1..z3 at 198.18.(i+1).11-13 and its
+ * ClusterSetMember (heartbeat every second). Its GatewayController and MemberExchange are wired as
+ * `mcgw controller` wires them (the controller's export view only with `exportState`), not started.
+ */
+export async function joinMember(
+  leader: Clients,
+  cp: ControlPlane,
+  id: string,
+  i: number,
+  o: {
+    podCIDRs: string[];
+    serviceCIDRs?: string[];
+    election: ControllerOptions['election'];
+    exportState?: boolean;
+  },
+): Promise<JoinedMember> {
+  const c = await setupCluster(cp);
+  const creds = await addMember(leader, id);
+  await storeLeaderSecret(c, 'mcgw-leader', creds.kubeconfig);
+  await Promise.all(
+    [1, 2, 3].map((n) =>
+      createSimNode(c.core, { name: `${id}-n${n}`, zone: `z${n}`, internalIP: `198.18.${i + 1}.${n + 10}` }),
+    ),
+  );
+  await rawRequest(c.kc, 'POST', `/apis/${GROUP}/${VERSION}/clustersetmembers`, {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'ClusterSetMember',
+    metadata: { name: 'local' },
+    spec: {
+      clusterID: id,
+      leader: { secretName: 'mcgw-leader', namespace: memberNamespace(id) },
+      podCIDRs: o.podCIDRs,
+      ...(o.serviceCIDRs && { serviceCIDRs: o.serviceCIDRs }),
+      heartbeatSeconds: 1,
+    },
+  });
+  const holder: { ctl?: GatewayController } = {};
+  const ex = new MemberExchange({ clients: c, log: silentLogger, isLeader: () => !!holder.ctl?.isLeader() });
+  const ctl = new GatewayController({
+    clients: c,
+    identity: `ctl-${id}`,
+    log: silentLogger,
+    election: o.election,
+    onLeadership: () => ex.leadershipChanged(),
+    ...(o.exportState && { exportState: () => ex.exportState() }),
+  });
+  holder.ctl = ctl;
+  return { c, kubeconfig: creds.kubeconfig, ctl, ex };
 }
