@@ -7,6 +7,8 @@ import { installCRDs } from '../kube/crds.ts';
 import { ControllerMetrics, ExchangeMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';
 import { commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
+import { CONTROLLER_ELECTION as E } from './bounds.ts';
+import type { IntBounds } from './bounds.ts';
 
 export const help = `mcgw controller: place Gateway instances on candidate Nodes and replace failed ones, and exchange
 Gateway and CIDR information with the ClusterSet's leader cluster (when a ClusterSetMember exists)
@@ -18,9 +20,9 @@ Usage: mcgw controller [flags]
   --health-addr HOST:PORT    serve /healthz, /readyz and /metrics (Prometheus; docs/metrics.md) here
                              (default 127.0.0.1:0, i.e. any free port)
   --install-crds             create or update mcgw's CRDs before starting
-  --election-lease-ms N      leader Lease duration (default 4000)
-  --election-renew-ms N      leader gives up if it could not renew for this long (default 3000)
-  --election-retry-ms N      how often to renew or try to acquire (default 1000)
+  --election-lease-ms N      leader Lease duration (default ${E.leaseMs.default})
+  --election-renew-ms N      leader gives up if it could not renew for this long (default ${E.renewMs.default})
+  --election-retry-ms N      how often to renew or try to acquire (default ${E.retryMs.default})
   --ignore-leases            judge Gateways by their Node's Ready condition alone (no Gateway Leases):
                              the control-plane-only baseline \`mcgw lab\` measures mcgw against
   --log-level LEVEL          debug, info, warn or error (default info)
@@ -45,13 +47,12 @@ export async function run(argv: string[]): Promise<number> {
   const log = loggerFrom('controller', values['log-level'], { identity });
   const clients = makeClients(loadKubeConfig(values.kubeconfig));
   if (values['install-crds']) await installCRDs(clients);
+  const flag = (name: string, v: string | undefined, b: IntBounds) =>
+    intFlag('controller', name, v, b.min, b.max) ?? b.default;
   const election = {
-    leaseDurationMs:
-      intFlag('controller', 'election-lease-ms', values['election-lease-ms'], 500, 600_000) ?? 4000,
-    renewDeadlineMs:
-      intFlag('controller', 'election-renew-ms', values['election-renew-ms'], 200, 600_000) ?? 3000,
-    retryPeriodMs:
-      intFlag('controller', 'election-retry-ms', values['election-retry-ms'], 50, 60_000) ?? 1000,
+    leaseDurationMs: flag('election-lease-ms', values['election-lease-ms'], E.leaseMs),
+    renewDeadlineMs: flag('election-renew-ms', values['election-renew-ms'], E.renewMs),
+    retryPeriodMs: flag('election-retry-ms', values['election-retry-ms'], E.retryMs),
   };
   // The ClusterSet exchange runs beside the controller and writes only while this replica leads.
   const holder: { ctl?: GatewayController } = {};

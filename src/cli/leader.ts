@@ -6,6 +6,8 @@ import { LeaderController } from '../leader/controller.ts';
 import { LeaderMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';
 import { commonOptions, intFlag, loggerFrom, parse, untilSignal } from './args.ts';
+import { LEADER_FLAGS as F } from './bounds.ts';
+import type { IntBounds } from './bounds.ts';
 
 export const help = `mcgw leader: validate members' exports and publish them to the whole ClusterSet
 
@@ -15,9 +17,9 @@ Usage: mcgw leader [flags]
   --identity NAME                this replica's name in leader election (default: hostname-pid)
   --health-addr HOST:PORT        /healthz, /readyz and /metrics (default 127.0.0.1:0)
   --install-crds                 create or update the leader cluster's CRDs first
-  --stale-after-seconds N        a member silent this long is marked Stale (default 30)
-  --remove-after-seconds N       a member silent this long is removed from the ClusterSet (default 300)
-  --election-lease-ms N          leader Lease duration (default 4000)
+  --stale-after-seconds N        a member silent this long is marked Stale (default ${F.staleAfterSeconds.default})
+  --remove-after-seconds N       a member silent this long is removed from the ClusterSet (default ${F.removeAfterSeconds.default})
+  --election-lease-ms N          leader Lease duration (default ${F.electionLeaseMs.default})
   --log-level LEVEL              debug, info, warn or error (default info)
 `;
 
@@ -40,15 +42,15 @@ export async function run(argv: string[]): Promise<number> {
   const clients = makeClients(loadKubeConfig(values.kubeconfig));
   if (values['install-crds']) await installCRDs(clients, 'leader');
   const registry = createRegistry({ processMetrics: true });
-  const lease = intFlag('leader', 'election-lease-ms', values['election-lease-ms'], 500, 600_000) ?? 4000;
+  const flag = (name: string, v: string | undefined, b: IntBounds) =>
+    intFlag('leader', name, v, b.min, b.max) ?? b.default;
+  const lease = flag('election-lease-ms', values['election-lease-ms'], F.electionLeaseMs);
   const ctl = new LeaderController({
     clients,
     identity,
     log,
-    staleAfterMs:
-      (intFlag('leader', 'stale-after-seconds', values['stale-after-seconds'], 1, 86_400) ?? 30) * 1000,
-    removeAfterMs:
-      (intFlag('leader', 'remove-after-seconds', values['remove-after-seconds'], 1, 864_000) ?? 300) * 1000,
+    staleAfterMs: flag('stale-after-seconds', values['stale-after-seconds'], F.staleAfterSeconds) * 1000,
+    removeAfterMs: flag('remove-after-seconds', values['remove-after-seconds'], F.removeAfterSeconds) * 1000,
     election: {
       leaseDurationMs: lease,
       renewDeadlineMs: Math.round(lease * 0.75),

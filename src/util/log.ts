@@ -2,6 +2,8 @@
 // machine-readable output of commands such as `mcgw bfd`.
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Every level, least severe first (the charts' values schema lists them for logLevel). */
+export const LEVELS = Object.keys(ORDER) as Level[];
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
