@@ -1,7 +1,9 @@
-// Writes the generated API artifacts (CRD YAML, docs/api.md). `--check` fails if they are stale.
+// Writes the generated API artifacts (CRD YAML, docs/api.md, the Helm charts' values.schema.json).
+// `--check` fails if they are stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { chartValuesSchemaFiles } from './chartvalues.ts';
 import { ALL_KINDS, crdFor } from './crd.ts';
 import { renderApiDoc } from './docs.ts';
 
@@ -14,6 +16,7 @@ export function generatedFiles(): Map<string, string> {
   for (const k of ALL_KINDS)
     files.set(`deploy/crds/${k.plural}.yaml`, header + stringify(crdFor(k), { lineWidth: 0 }));
   files.set('docs/api.md', renderApiDoc(ALL_KINDS));
+  for (const [path, content] of chartValuesSchemaFiles()) files.set(path, content);
   return files;
 }
 
