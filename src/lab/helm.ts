@@ -10,6 +10,13 @@ import { isExecutable, runBuildScript } from './buildscript.ts';
 
 export class HelmError extends Error {
   override name = 'HelmError';
+  /** What helm printed on stdout before failing: helm lint reports its findings there. */
+  constructor(
+    message: string,
+    readonly stdout = '',
+  ) {
+    super(message);
+  }
 }
 
 /** The charts shipped in this repository: deploy/helm/<name>. */
@@ -50,7 +57,7 @@ export function findHelm(): Promise<string> {
   return cached;
 }
 
-/** Runs helm with the arguments; resolves with its stdout, rejects with its stderr. */
+/** Runs helm with the arguments; resolves with its stdout, rejects with its stderr (and stdout). */
 export async function helm(
   args: string[],
   opts: { helm?: string; timeoutMs?: number } = {},
@@ -62,7 +69,7 @@ export async function helm(
       args,
       { maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 60_000 },
       (err, stdout, stderr) => {
-        if (err) reject(new HelmError(`helm ${args.join(' ')}: ${stderr.trim() || err.message}`));
+        if (err) reject(new HelmError(`helm ${args.join(' ')}: ${stderr.trim() || err.message}`, stdout));
         else resolvePromise(stdout);
       },
     );

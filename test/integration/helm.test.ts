@@ -27,6 +27,7 @@ import type { ControlPlane } from '../../src/lab/controlplane.ts';
 import { type Manifest, chartDir, findHelm, helm, renderChartObjects } from '../../src/lab/helm.ts';
 import { createSimNode } from '../../src/lab/simnodes.ts';
 import { LeaseRenewer } from '../../src/lease/renewer.ts';
+import { leaderFullValues, leaderValues, memberFullValues, memberValues } from './helm-fixtures.ts';
 import { useControlPlanes } from './harness.ts';
 import { waitFor } from './util.ts';
 
@@ -35,77 +36,6 @@ const CLUSTERSET_NS = 'mcgw-clusterset';
 const B = '/apis/mcgw.io/v1alpha1';
 const MEMBER_CRDS = ['gatewaypolicies', 'clustergateways', 'clustersetmembers', 'remoteclusters'];
 const LEADER_CRDS = ['clusterexports', 'clusterimports'];
-
-// --- Values ------------------------------------------------------------------------------------------
-
-/** What the real install in the member cluster uses: a ClusterSetMember and a GatewayPolicy too. */
-const memberValues = {
-  image: { repository: 'registry.example/mcgw', tag: 'test' },
-  clusterSetMember: {
-    enabled: true,
-    clusterID: 'alpha',
-    podCIDRs: ['198.18.64.0/20'],
-    serviceCIDRs: ['198.19.64.0/24'],
-    heartbeatSeconds: 1,
-  },
-  gatewayPolicy: {
-    create: true,
-    spec: { desiredInstances: 2, failureDetection: { leaseDurationMs: 3000, renewIntervalMs: 1000 } },
-  },
-};
-
-/** Every optional branch of the member chart, checked with a server-side dry run. */
-const memberFullValues = {
-  image: { repository: 'registry.example/mcgw', digest: `sha256:${'a'.repeat(64)}` },
-  imagePullSecrets: [{ name: 'pull' }],
-  commonLabels: { team: 'net' },
-  controller: {
-    replicas: 3,
-    serviceAccount: { annotations: { 'example.com/role': 'x' } },
-    election: { leaseMs: 6000, renewMs: 4000, retryMs: 1000 },
-    extraArgs: ['--install-crds'],
-    extraEnv: [{ name: 'TZ', value: 'UTC' }],
-    priorityClassName: 'system-cluster-critical',
-    tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }],
-    affinity: { nodeAffinity: {} },
-    podAnnotations: { 'prometheus.io/scrape': 'true' },
-    podLabels: { extra: 'yes' },
-  },
-  agent: {
-    healthPort: 0,
-    innerCIDR: '198.19.128.0/17',
-    extraArgs: ['--resync-seconds=60'],
-    extraEnv: [{ name: 'TZ', value: 'UTC' }],
-    priorityClassName: 'system-node-critical',
-    capabilities: { add: ['NET_ADMIN', 'NET_RAW'] },
-    affinity: { nodeAffinity: {} },
-    leaseGuard: { requireNodeBinding: false },
-  },
-  clusterSetMember: {
-    enabled: true,
-    clusterID: 'alpha',
-    leader: { secretName: 'other-secret', secretKey: 'config', namespace: 'mcgw-member-x' },
-    podCIDRs: ['198.18.64.0/20'],
-    tunnel: { port: 4790, vni: 77 },
-  },
-  gatewayPolicy: { create: true, name: 'full', spec: { desiredInstances: 3, mode: 'ActiveActive' } },
-};
-
-const leaderValues = { image: { repository: 'registry.example/mcgw', tag: 'test' } };
-const leaderFullValues = {
-  image: { repository: 'registry.example/mcgw', digest: `sha256:${'b'.repeat(64)}` },
-  imagePullSecrets: [{ name: 'pull' }],
-  leader: {
-    replicas: 3,
-    staleAfterSeconds: 20,
-    removeAfterSeconds: 200,
-    electionLeaseMs: 5000,
-    extraArgs: ['--install-crds'],
-    priorityClassName: 'system-cluster-critical',
-    affinity: { nodeAffinity: {} },
-    podDisruptionBudget: { enabled: false },
-  },
-};
 
 // --- Applying objects ------------------------------------------------------------------------------------
 
