@@ -1,76 +1,193 @@
-// The lab's traffic endpoint: two of them in one network namespace, a numbered stream each way, and
-// an nftables rule that drops one direction for a measured time. The receiver's loss window must
-// match what was dropped, and the other direction must lose nothing.
+// The lab's traffic endpoint: two of them in one network namespace, a numbered, timestamped stream
+// each way, an nftables rule that drops one direction for a measured time, and a sender stopped
+// (SIGSTOP) for a measured time. The receiver's loss window must cover what was dropped, as the
+// sender's clock saw it, even when the sender stalled through the cut, and say that it stalled.
+// Times are CLOCK_MONOTONIC (process.hrtime), the clock the endpoints stamp their packets with.
 import assert from 'node:assert/strict';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { NetLab } from '../../src/testing/netns.ts';
+import type { Netns } from '../../src/testing/netns.ts';
+import type { SourceReport, Stall } from '../../src/lab/stream.mjs';
+import { invalidReasons } from '../../src/lab/validity.ts';
 
 const TRAFFIC = fileURLToPath(new URL('../../src/lab/traffic.mjs', import.meta.url));
 const skip = await NetLab.available();
+const A = '198.18.200.1';
+const B = '198.18.200.2';
+const CUT = `table inet cut { chain out { type filter hook output priority 0; ip saddr ${A} udp dport 9100 drop; }; }`;
+const mono = () => Number(process.hrtime.bigint()) / 1e6;
+
+interface Report {
+  stallThresholdMs: number;
+  sources: Record<string, SourceReport>;
+  sending: { sent: number; stalls: number; stalledMs: number; latest: Stall[] } | null;
+}
+
+async function endpoints(ns: Netns) {
+  await ns.ip(['addr', 'add', `${A}/32`, 'dev', 'lo']);
+  await ns.ip(['addr', 'add', `${B}/32`, 'dev', 'lo']);
+  const start = (self: string, peer: string) => {
+    const p = ns.spawn(process.execPath, [TRAFFIC, self, '9100', '1000', peer], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const lines: string[] = [];
+    createInterface({ input: p.stdout! }).on('line', (l) => lines.push(l));
+    const ask = async (cmd: string) => {
+      const n = lines.length;
+      p.stdin!.write(`${cmd}\n`);
+      while (lines.length === n) await sleep(10);
+      return JSON.parse(lines[n]!) as Report;
+    };
+    return { p, lines, ask };
+  };
+  const a = start(A, B);
+  const b = start(B, A);
+  while (!a.lines.length || !b.lines.length) await sleep(10);
+  await sleep(300);
+  return {
+    a,
+    b,
+    cut: () => ns.nft(CUT),
+    uncut: () => ns.exec('nft', ['delete', 'table', 'inet', 'cut']),
+  };
+}
+
+/** Runs `f` and returns when it began and ended. */
+async function timed(f: () => Promise<unknown>): Promise<{ start: number; end: number }> {
+  const start = mono();
+  await f();
+  return { start, end: mono() };
+}
 
 describe('traffic endpoint', { skip }, () => {
-  test('loss window per direction, to the millisecond of stream time', async (t) => {
+  test('loss window per direction, in ms of the sender clock', async (t) => {
     const lab = await NetLab.create(t);
-    const ns = await lab.namespace('traffic');
-    await ns.ip(['addr', 'add', '198.18.200.1/32', 'dev', 'lo']);
-    await ns.ip(['addr', 'add', '198.18.200.2/32', 'dev', 'lo']);
-    const start = (self: string, peer: string) => {
-      const p = ns.spawn(process.execPath, [TRAFFIC, self, '9100', '1000', peer], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
-      const lines: string[] = [];
-      createInterface({ input: p.stdout! }).on('line', (l) => lines.push(l));
-      const ask = async (cmd: string) => {
-        const n = lines.length;
-        p.stdin!.write(`${cmd}\n`);
-        while (lines.length === n) await sleep(10);
-        return JSON.parse(lines[n]!) as {
-          sources: Record<
-            string,
-            { received: number; lost: number; lossWindowMs: number; ongoingMs: number }
-          >;
-        };
-      };
-      return { p, lines, ask };
-    };
-    const a = start('198.18.200.1', '198.18.200.2');
-    const b = start('198.18.200.2', '198.18.200.1');
-    while (!a.lines.length || !b.lines.length) await sleep(10);
-    await sleep(300);
+    const { a, b, cut, uncut } = await endpoints(await lab.namespace('traffic'));
     await a.ask('mark m');
     await b.ask('mark m');
     await sleep(300);
     // Drop a -> b for 200 ms.
-    await ns.nft(
-      'table inet cut { chain out { type filter hook output priority 0; ip saddr 198.18.200.1 udp dport 9100 drop; }; }',
-    );
+    const add = await timed(cut);
     await sleep(200);
-    await ns.exec('nft', ['delete', 'table', 'inet', 'cut']);
+    const del = await timed(uncut);
     await sleep(400);
-    const atB = (await b.ask('report m')).sources['198.18.200.1']!;
-    const atA = (await a.ask('report m')).sources['198.18.200.2']!;
-    process.stderr.write(`# dropped 200 ms of a->b: ${JSON.stringify(atB)}; b->a: ${JSON.stringify(atA)}\n`);
+    const report = await b.ask('report m');
+    const atB = report.sources[A]!;
+    const atA = (await a.ask('report m')).sources[B]!;
+    process.stderr.write(
+      `# cut a->b in place ${(del.start - add.end).toFixed(0)}..${(del.end - add.start).toFixed(0)} ms: ` +
+        `${JSON.stringify(atB)}; b->a: ${JSON.stringify(atA)}\n`,
+    );
     assert.equal(atA.lost, 0, 'b -> a lost nothing');
     assert.ok(atA.received > 700, `b -> a received ${atA.received}`);
-    // The rule was in place for 200 ms of wall time plus the nft process start and exit.
-    assert.ok(atB.lossWindowMs >= 150 && atB.lossWindowMs <= 400, `a -> b window ${atB.lossWindowMs} ms`);
-    assert.equal(atB.lost, atB.lossWindowMs, 'one window, at 1 ms per packet');
+    assert.equal(atB.windows, 1);
+    // The rule was surely in place from the end of `nft add` to the start of `nft delete`, and at
+    // most from the start of the one to the end of the other; the window may be longer than that by
+    // the sender's silences at its edges, each at most the stall threshold unless counted a stall.
+    const th = report.stallThresholdMs;
+    assert.ok(atB.lossWindowMs >= del.start - add.end - 1, `window ${atB.lossWindowMs} ms`);
+    assert.ok(
+      atB.lossWindowMs <= del.end - add.start + 2 * th + atB.windowSenderStalledMs! + 0.1,
+      `window ${atB.lossWindowMs} ms`,
+    );
+    // Without a stall, the lost numbers and the send times agree to within the threshold.
+    if (atB.windowSenderStalledMs === 0) assert.ok(Math.abs(atB.lossWindowMs - atB.lost) <= th, 'agree');
+
     // A cut still in place when the report is asked for is a window still open, not zero loss.
     await b.ask('mark n');
-    await ns.nft(
-      'table inet cut { chain out { type filter hook output priority 0; ip saddr 198.18.200.1 udp dport 9100 drop; }; }',
-    );
+    const again = await timed(cut);
     await sleep(400);
-    const open = (await b.ask('report n')).sources['198.18.200.1']! as {
-      lossWindowMs: number;
-      ongoingMs: number;
-    };
-    await ns.exec('nft', ['delete', 'table', 'inet', 'cut']);
-    assert.ok(open.ongoingMs >= 250 && open.ongoingMs <= 700, `ongoing ${open.ongoingMs} ms`);
+    const asked = mono();
+    const open = (await b.ask('report n')).sources[A]!;
+    await uncut();
+    // Open since the latest packet's send time, before the cut was loaded; the report is read
+    // after `asked`, so a little longer may pass.
+    assert.ok(
+      open.ongoingMs >= asked - again.end - 1 && open.ongoingMs <= asked - again.start + 50,
+      `ongoing ${open.ongoingMs} ms`,
+    );
     assert.equal(open.lossWindowMs, open.ongoingMs);
+    assert.equal(open.windowSenderStalledMs, null);
+    a.p.stdin!.end();
+    b.p.stdin!.end();
+  });
+
+  test('a sender stopped for 300 ms: alone it loses nothing; through a cut the window still spans the cut and names the stall', async (t) => {
+    const lab = await NetLab.create(t);
+    const { a, b, cut, uncut } = await endpoints(await lab.namespace('stall'));
+    /** Stops a for at least `ms`, and until `meanwhile` (begun 100 ms in) is done. */
+    const stop = async (ms: number, meanwhile: () => Promise<unknown> = async () => {}) => {
+      // `at` after the signal and `cont` before the other: a was surely stopped in between.
+      a.p.kill('SIGSTOP');
+      const at = mono();
+      let cont = at;
+      try {
+        await sleep(100);
+        await meanwhile();
+        await sleep(Math.max(0, at + ms - mono()));
+      } finally {
+        cont = mono();
+        a.p.kill('SIGCONT');
+      }
+      return { at, cont };
+    };
+    // The stall a logged covers the stop (give or take a tick racing the signal's delivery).
+    const sawStall = (log: Stall[], s: { at: number; cont: number }) =>
+      log.some((x) => x.atMs <= s.at + 2 && x.atMs + x.ms >= s.cont);
+
+    // 1. The sender stops, nothing is cut: nothing is lost, and the receiver sees the stall.
+    await a.ask('mark s');
+    await b.ask('mark s');
+    await sleep(100);
+    const alone = await stop(300);
+    await sleep(300);
+    const quiet = (await b.ask('report s')).sources[A]!;
+    const own = (await a.ask('report s')).sending!;
+    process.stderr.write(
+      `# a stopped ${(alone.cont - alone.at).toFixed(0)} ms, no cut: ${JSON.stringify(quiet)}\n`,
+    );
+    assert.equal(quiet.lost, 0);
+    assert.ok(quiet.senderStalls >= 1 && quiet.senderStalledMs >= alone.cont - alone.at - 1, 'b saw a stall');
+    assert.ok(sawStall(own.latest, alone), `a logged its stall: ${JSON.stringify(own.latest)}`);
+
+    // 2. a -> b is cut; 50 ms later a stops; the cut is lifted while a is stopped; a resumes 300 ms
+    // after it stopped. Only what a sent between the cut and its stop is lost, so a count of lost
+    // numbers says about 50 ms; the send times say the path was not seen working from before the
+    // cut until a resumed.
+    await a.ask('mark c');
+    await b.ask('mark c');
+    const add = await timed(cut);
+    await sleep(50);
+    let del = { start: 0, end: 0 };
+    const s = await stop(300, async () => (del = await timed(uncut)));
+    assert.ok(del.end < s.cont, 'the cut was lifted while a was stopped');
+    await sleep(300);
+    const report = await b.ask('report c');
+    const w = report.sources[A]!;
+    const log = (await a.ask('report c')).sending!.latest;
+    process.stderr.write(
+      `# cut a->b from 0..${(add.end - add.start).toFixed(0)} ms to ` +
+        `${(del.start - add.start).toFixed(0)}..${(del.end - add.start).toFixed(0)} ms, a stopped ` +
+        `${(s.at - add.start).toFixed(0)}..${(s.cont - add.start).toFixed(0)} ms: ${JSON.stringify(w)}; ` +
+        `lost numbers alone would say ${w.lost} ms\n`,
+    );
+    assert.equal(w.windows, 1);
+    const [before, after] = w.windowSentMs!;
+    assert.ok(before < add.end, 'the last packet before the gap was sent before the cut was surely in place');
+    assert.ok(after >= s.cont, 'the first packet after the gap was sent once a resumed');
+    assert.ok(Math.abs(w.lossWindowMs - (after - before - 1)) <= 0.1, 'window = send-time span - 1 interval');
+    assert.ok(w.lossWindowMs >= s.cont - add.end - 1, `window ${w.lossWindowMs} ms`);
+    assert.ok(w.lossWindowMs - w.lost >= 200, `the count of lost numbers (${w.lost}) under-reports`);
+    assert.ok(
+      w.windowSenderStalledMs! >= s.cont - s.at - 1,
+      `stall in the window ${w.windowSenderStalledMs} ms`,
+    );
+    assert.ok(sawStall(log, s), `a logged its stall: ${JSON.stringify(log)}`);
+    // And a trial with such a window is not trusted.
+    assert.match(invalidReasons({ 'a>b': w }, null).join(), /a>b: the sender stalled \d+(\.\d)? ms within/);
     a.p.stdin!.end();
     b.p.stdin!.end();
   });
