@@ -8,10 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DRAINING_LABEL } from '../api/group.ts';
 import { TRAFFIC_PORT } from './plan.ts';
 import type { LabCluster, LabNode } from './plan.ts';
-import type { DirectionLoss, Lab } from './lab.ts';
+import type { Lab } from './lab.ts';
 import { LabError } from './lab.ts';
+import { lossByDirection } from './loss.ts';
+import type { DirectionLoss } from './loss.ts';
 import { summarize, withBaseline } from './report.ts';
 import type { ScenarioReport } from './report.ts';
+import { bfdDetectionFloorMs, invalidReasons } from './validity.ts';
+import type { LossFloor } from './validity.ts';
 
 export interface ScenarioDef {
   description: string;
@@ -19,6 +23,12 @@ export interface ScenarioDef {
   breaksGateway: boolean;
   /** Whether the controller is expected to replace the victim (its Lease stops). */
   replaced: boolean;
+  /**
+   * Whether the break takes the victim's path away at once (not make-before-break), so the stream
+   * it carries (a>b) cannot move before BFD declares the victim down: that direction's loss window
+   * is at least (mult − 1) × tx, and a shorter one marks the trial invalid (see validity.ts).
+   */
+  cutsPath: boolean;
   /** Breaks things; returns how to repair them after the trial. */
   inject(lab: Lab, victim: LabNode, t: TrialContext): Promise<Repair>;
 }
@@ -107,6 +117,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     description: "the carrying Gateway's agent is SIGKILLed; its Node and links stay up",
     breaksGateway: true,
     replaced: true,
+    cutsPath: false,
     async inject(lab, victim) {
       await lab.agent(victim).stop('SIGKILL');
       return { victim: () => lab.agent(victim).start() };
@@ -116,24 +127,28 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     description: 'the carrying Gateway Node dies: agent killed, link down, Node NotReady after the grace',
     breaksGateway: true,
     replaced: true,
+    cutsPath: true,
     inject: nodeDeath,
   },
   'tunnel-cut-one-way': {
     description: "the carrying Gateway's tunnel packets to the other cluster are dropped (nftables)",
     breaksGateway: true,
     replaced: false,
+    cutsPath: true,
     inject: (lab, victim) => cutTunnel(lab, victim, false),
   },
   'tunnel-cut-both-ways': {
     description: "the carrying Gateway's tunnel packets to and from the other cluster are dropped",
     breaksGateway: true,
     replaced: false,
+    cutsPath: true,
     inject: (lab, victim) => cutTunnel(lab, victim, true),
   },
   'apiserver-down': {
     description: "both members' apiservers are stopped, then the carrying Gateway Node dies",
     breaksGateway: true,
     replaced: true,
+    cutsPath: true,
     async inject(lab, victim, t) {
       const cps = [...lab.members.values()].map((m) => m.cp);
       await Promise.all(cps.map((cp) => cp.killApiserver('SIGKILL')));
@@ -150,6 +165,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
       "every apiserver (members' and the leader's) is stopped, then the carrying Gateway Node dies",
     breaksGateway: true,
     replaced: true,
+    cutsPath: true,
     async inject(lab, victim, t) {
       const cps = [lab.leader, ...[...lab.members.values()].map((m) => m.cp)];
       await Promise.all(cps.map((cp) => cp.killApiserver('SIGKILL')));
@@ -165,6 +181,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     description: "the leader cluster's apiserver is stopped, then the carrying Gateway Node dies",
     breaksGateway: true,
     replaced: true,
+    cutsPath: true,
     async inject(lab, victim, t) {
       await lab.leader.killApiserver('SIGKILL');
       t.say('leader apiserver stopped');
@@ -176,6 +193,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     description: "the carrying Gateway Node dies and its cluster's elected controller is SIGKILLed with it",
     breaksGateway: true,
     replaced: true,
+    cutsPath: true,
     async inject(lab, victim) {
       const c = lab.plan.clusters.find((x) => x.id === victim.cluster)!;
       const leaderName = await lab.controllerLeader(c.id);
@@ -196,12 +214,14 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
       'the carrying Gateway Node is labelled mcgw.io/draining=true (maintenance): make before break, nothing should be lost',
     breaksGateway: true,
     replaced: true,
+    cutsPath: false,
     inject: drain,
   },
   soak: {
     description: 'nothing is broken: traffic and BFD run for the whole duration',
     breaksGateway: false,
     replaced: false,
+    cutsPath: false,
     async inject(_lab, _victim, t) {
       await sleep(t.observeMs);
       return { victim: async () => {} };
@@ -212,9 +232,22 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
 export interface TrialResult {
   trial: number;
   victim: string | null;
-  /** Longest run of lost packets per direction ("a>b"), in ms of stream time. */
+  /**
+   * Longest loss window per direction ("a>b"): the send-time span around a run of lost packets,
+   * less one packet interval, or the window still open when the loss was read. Reports written
+   * before send times were stamped (no `invalid` field) hold the run's length in packets × interval.
+   */
   lossWindowMs: Record<string, number>;
   lostPackets: Record<string, number>;
+  /** The sender's stall time within each direction's window (null: the window was still open). */
+  windowSenderStalledMs?: Record<string, number | null>;
+  /** The shortest loss window the break allows in a>b (BFD detection), when one applies. */
+  lossFloorMs?: number | null;
+  /**
+   * Why the loss figures are not trusted (validity.ts); empty when they are. Absent in reports
+   * written before the check existed.
+   */
+  invalid?: string[];
   /** From the injection until the victim's cluster had its desired ready Gateways, none on the victim. */
   controlPlaneRestoreMs: number | null;
   /** Gateways other agents than the victim declared down during the trial, the victim aside. */
@@ -332,7 +365,7 @@ export async function runTrial(
   if (repair.controlPlane) {
     // The data plane is judged while the control plane is away; then the control plane returns.
     await sleep(3_000);
-    loss = await lab.lossSince(mark);
+    loss = await lossSince(lab, mark);
     await repair.controlPlane();
   }
   let restore: number | null = null;
@@ -352,19 +385,40 @@ export async function runTrial(
   }
   // Let the stream run on past the failover before reading the receivers.
   if (victim) await sleep(Math.max(0, 2_000 - (Date.now() - t0)) + 1_000);
-  loss ??= await lab.lossSince(mark);
+  loss ??= await lossSince(lab, mark);
   // What the victim itself saw go down (a cut tunnel) is part of the break, not a false failover.
   const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name && d.agent !== victim?.name);
   await repair.victim();
+  // The baseline has no BFD: it fails over once the Node turns NotReady, tens of seconds after the
+  // break, and the BFD floor says nothing about it.
+  const floor: LossFloor | null =
+    victim && def.cutsPath && !lab.cfg.baseline
+      ? {
+          ms: bfdDetectionFloorMs({ txMs: lab.cfg.bfdTxMs, mult: lab.cfg.bfdMult }),
+          directions: [`${a.id}>${b.id}`],
+          what: 'the BFD detection minimum, (mult - 1) x tx',
+        }
+      : null;
+  const each = <T>(f: (l: DirectionLoss) => T): Record<string, T> =>
+    Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, f(v)]));
   return {
     trial,
     victim: victim?.name ?? null,
-    lossWindowMs: Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, v.lossWindowMs])),
-    lostPackets: Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, v.lost])),
+    lossWindowMs: each((l) => l.lossWindowMs),
+    lostPackets: each((l) => l.lost),
+    windowSenderStalledMs: each((l) => l.windowSenderStalledMs),
+    lossFloorMs: floor?.ms ?? null,
+    invalid: invalidReasons(loss, floor),
     controlPlaneRestoreMs: restore,
     falseFailovers: new Set(downs.map((d) => d.peer)).size,
     crashes: lab.crashes() - crashesBefore,
   };
+}
+
+/** Loss per direction since the traffic mark `mark`, from every endpoint's report. */
+async function lossSince(lab: Lab, mark: string): Promise<Record<string, DirectionLoss>> {
+  const clusterOf = new Map(lab.plan.clusters.map((c) => [c.podNode.podIP, c.id]));
+  return lossByDirection(await lab.trafficCommand('report', mark), clusterOf);
 }
 
 /** Scenarios the control-plane-only baseline is measured for (where a control plane can act). */
@@ -434,6 +488,7 @@ function describe(r: TrialResult): string {
   return (
     `${r.victim ?? 'no victim'}: loss ${w}; control plane restore ${restore}; ` +
     `false failovers ${r.falseFailovers}` +
-    (r.crashes ? `; CRASHES ${r.crashes}` : '')
+    (r.crashes ? `; CRASHES ${r.crashes}` : '') +
+    (r.invalid?.length ? `; INVALID: ${r.invalid.join('; ')}` : '')
   );
 }

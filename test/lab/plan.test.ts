@@ -52,14 +52,24 @@ describe('planLab', () => {
   });
 });
 
-const trial = (n: number, ab: number, ba: number, restore: number | null, ff = 0): TrialResult => ({
+const trial = (
+  n: number,
+  ab: number,
+  ba: number,
+  restore: number | null,
+  ff = 0,
+  invalid: string[] = [],
+): TrialResult => ({
   trial: n,
   victim: 'a-gw1',
   lossWindowMs: { 'a>b': ab, 'b>a': ba },
   lostPackets: { 'a>b': ab, 'b>a': ba },
+  windowSenderStalledMs: { 'a>b': 0, 'b>a': 0 },
+  lossFloorMs: 100,
   controlPlaneRestoreMs: restore,
   falseFailovers: ff,
   crashes: 0,
+  invalid,
 });
 
 describe('report', () => {
@@ -92,7 +102,82 @@ describe('report', () => {
     assert.equal(b.ratio?.lossWindowP50, 512.5);
     assert.match(
       markdownTable([b]),
-      /\| gateway-death \| ActiveStandby \| 2 \| 80 ms \| 120 ms \| 3000 ms \| 2 \| 41000 ms \| 512.5x \| 1 \|/,
+      /\| gateway-death \| ActiveStandby \| 2 \| 0 \| 80 ms \| 120 ms \| 3000 ms \| 2 \| 41000 ms \| 512.5x \| 1 \|/,
     );
   });
+
+  test('invalid trials are counted and left out of the loss figures, not out of the rest', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            ab: fc.integer({ min: 0, max: 400 }),
+            ba: fc.integer({ min: 0, max: 400 }),
+            restore: fc.option(fc.integer({ min: 500, max: 9000 }), { nil: null }),
+            invalid: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        (ts) => {
+          const trials = ts.map((t, i) =>
+            trial(i + 1, t.ab, t.ba, t.restore, 0, t.invalid ? ['a>b: loss window below the floor'] : []),
+          );
+          const s = summarize(trials);
+          const valid = trials.filter((_, i) => !ts[i]!.invalid);
+          assert.equal(s.trials, trials.length);
+          assert.equal(s.invalid, trials.length - valid.length);
+          assert.deepEqual(s.lossWindowMs, valid.length ? summarize(valid).lossWindowMs : null);
+          assert.deepEqual(
+            s.controlPlaneRestoreMs,
+            summarize(trials.map((t) => ({ ...t, invalid: [] }))).controlPlaneRestoreMs,
+          );
+        },
+      ),
+    );
+    const all = summarize([trial(1, 20, 0, 900, 0, ['a>b: below']), trial(2, 30, 0, 950, 0, ['a>b: below'])]);
+    assert.equal(all.lossWindowMs, null);
+    assert.match(
+      markdownTable([{ ...report(all) }]),
+      /\| gateway-death \| ActiveStandby \| 2 \| 2 \| n\/a \| n\/a \| 900 ms \|/,
+    );
+  });
+
+  test('a report written before validity checks (bench:lab --from-reports) still makes its row', () => {
+    // As the JSON of the 2026-11-25 run has it: no invalid counts, no stall fields.
+    const old = JSON.parse(
+      JSON.stringify({
+        ...report({
+          trials: 10,
+          lossWindowMs: { p50: 114, max: 140 },
+          controlPlaneRestoreMs: { p50: 970, max: 1200 },
+          falseFailovers: 0,
+          notRestored: 0,
+          crashes: 0,
+        }),
+        ratio: { lossWindowP50: 338.4, lossWindowMax: 300 },
+      }),
+    ) as ScenarioReport;
+    assert.match(
+      markdownTable([old]),
+      /\| gateway-death \| ActiveStandby \| 10 \| n\/a \| 114 ms \| 140 ms \| 970 ms \| 0 \| n\/a \| 338.4x \| 1 \|/,
+    );
+    // Its trials, without `invalid`, count as valid when summarized again.
+    const { invalid: _i, windowSenderStalledMs: _w, lossFloorMs: _f, ...bare } = trial(1, 120, 0, 900);
+    assert.deepEqual(summarize([bare]).lossWindowMs, { p50: 0, max: 120 });
+    assert.equal(summarize([bare]).invalid, 0);
+  });
 });
+
+function report(summary: ScenarioReport['summary']): ScenarioReport {
+  return {
+    scenario: 'gateway-death',
+    description: 'x',
+    mode: 'ActiveStandby',
+    bfd: { txMs: 50, mult: 3 },
+    ratePps: 1000,
+    startedAt: '2026-11-25T00:00:00Z',
+    trials: [],
+    summary,
+    machine: { cpus: 2, loadAverage1m: 1 },
+  };
+}
