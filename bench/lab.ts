@@ -24,7 +24,9 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'ActiveStandby,ActiveActive' },
     'no-write': { type: 'boolean', default: false },
     // Rebuild the table from the JSON reports a run left (e.g. after re-running one scenario by
-    // hand with `mcgw lab run ... --json > <dir>/<mode>-<scenario>.json`).
+    // hand with `mcgw lab run ... --json > <dir>/<mode>-<scenario>.json`). Reports from before the
+    // validity check show n/a in the invalid column, and their loss windows were counted in lost
+    // sequence numbers.
     'from-reports': { type: 'boolean', default: false },
   },
 });
@@ -76,19 +78,38 @@ if (values['from-reports'])
       if (existsSync(file)) reports.push(JSON.parse(readFileSync(file, 'utf8')) as ScenarioReport);
     }
 const table = markdownTable(reports);
+// Rebuilt from reports, the run is theirs: its start and the load the last one recorded.
+const first = values['from-reports']
+  ? reports.map((r) => new Date(r.startedAt)).sort((x, y) => x.getTime() - y.getTime())[0]
+  : undefined;
+const runAt = first ?? began;
+const loadAtEnd = values['from-reports'] ? reports.at(-1)?.machine.loadAverage1m : loadavg()[0];
 const body = [
   `Command: \`npm run bench:lab -- --trials ${values.trials} --other-trials ${values['other-trials']} --baseline-trials ${values['baseline-trials']} --soak-seconds ${values['soak-seconds']}\`,`,
-  `run ${began.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${availableParallelism()} CPUs (1-minute load average at the end: ${loadavg()[0]!.toFixed(1)}).`,
+  `run ${runAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${availableParallelism()} CPUs (1-minute load average at the end: ${loadAtEnd?.toFixed(1) ?? 'n/a'}).`,
   'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up` per mode: a leader and two members,',
   '3 Gateway candidates and 1 worker per member, 2 Gateways, BFD 50 ms x 3, 1,000 packets per second each way.',
-  'Loss windows are per direction, p50 and max over all trials and both directions; the baseline (agents',
-  'without BFD following Gateway objects, controllers judging Nodes by NotReady after the 40 s grace) runs in',
-  "the same lab right after, and the ratio is its p50 over mcgw's. See docs/lab.md for what each scenario breaks.",
+  "A loss window is measured on the sender's clock: the send-time span from the last packet that arrived before",
+  'a run of lost packets to the first after it, less one packet interval. Windows are per direction, p50 and',
+  'max over the valid trials and both directions. A trial is invalid, counted in "invalid" and left out of the',
+  'loss figures, when its a>b window is below the BFD detection minimum ((mult - 1) x tx = 100 ms) in a',
+  'scenario that takes the carrying path away at once, or when a sender stalled within a window for more than',
+  'a tenth of it; the JSON reports keep such trials with the reason. The baseline (agents without BFD following',
+  'Gateway objects, controllers judging Nodes by NotReady after the 40 s grace) runs in the same lab right',
+  "after, and the ratio is its p50 over mcgw's. See docs/lab.md for what each scenario breaks and how loss is measured.",
+  ...(reports.some((r) => r.summary.invalid === undefined)
+    ? [
+        'Rows with n/a under "invalid" come from reports written before send times were stamped: their loss',
+        'windows are runs of lost sequence numbers x the interval, which a stalled sender could shorten, unchecked.',
+      ]
+    : []),
   '',
   table,
 ].join('\n');
-if (values['no-write']) say('docs/BENCHMARKS.md left as it is (--no-write)');
-else {
+if (values['no-write']) {
+  say('docs/BENCHMARKS.md left as it is (--no-write); the section would read:');
+  process.stdout.write(`${body}\n`);
+} else {
   await writeSection('ClusterSet lab', body);
   say('wrote ## ClusterSet lab in docs/BENCHMARKS.md');
 }
