@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { NetLab } from '../../src/testing/netns.ts';
 import type { Netns } from '../../src/testing/netns.ts';
 import type { SourceReport, Stall } from '../../src/lab/stream.mjs';
+import { lossByDirection } from '../../src/lab/loss.ts';
 import { invalidReasons } from '../../src/lab/validity.ts';
 
 const TRAFFIC = fileURLToPath(new URL('../../src/lab/traffic.mjs', import.meta.url));
@@ -95,6 +96,12 @@ describe('traffic endpoint', { skip }, () => {
     );
     // Without a stall, the lost numbers and the send times agree to within the threshold.
     if (atB.windowSenderStalledMs === 0) assert.ok(Math.abs(atB.lossWindowMs - atB.lost) <= th, 'agree');
+    // The lab reads the answer as it is (src/lab/loss.ts).
+    const read = lossByDirection(new Map([['b', report]]), new Map([[A, 'a']]))['a>b']!;
+    assert.deepEqual(
+      [read.lost, read.lossWindowMs, read.windowSenderStalledMs],
+      [atB.lost, atB.lossWindowMs, atB.windowSenderStalledMs],
+    );
 
     // A cut still in place when the report is asked for is a window still open, not zero loss.
     await b.ask('mark n');
