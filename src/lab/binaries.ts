@@ -1,4 +1,6 @@
-// Locates the etcd and kube-apiserver binaries that test control planes run, building them on demand.
+// Locates the Kubernetes binaries the tests and the lab run, building them on demand: etcd and
+// kube-apiserver always; kube-controller-manager, kube-scheduler and kubelet for clusters of kubelet
+// Nodes (a directory given by hand may lack them; they are then undefined).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isExecutable, runBuildScript } from './buildscript.ts';
@@ -7,6 +9,9 @@ export interface ControlPlaneBinaries {
   dir: string;
   etcd: string;
   kubeApiserver: string;
+  kubeControllerManager?: string;
+  kubeScheduler?: string;
+  kubelet?: string;
 }
 
 export class ControlPlaneBinariesError extends Error {
@@ -30,7 +35,19 @@ async function check(dir: string, how: string): Promise<ControlPlaneBinaries> {
   if (missing.length > 0) {
     throw new ControlPlaneBinariesError(`${how}: missing or not executable: ${missing.join(', ')}`, dir);
   }
-  return bins;
+  const optional = async (name: string) => {
+    const path = join(dir, name);
+    return (await isExecutable(path)) ? path : undefined;
+  };
+  const [kubeControllerManager, kubeScheduler, kubelet] = await Promise.all(
+    ['kube-controller-manager', 'kube-scheduler', 'kubelet'].map(optional),
+  );
+  return {
+    ...bins,
+    ...(kubeControllerManager ? { kubeControllerManager } : {}),
+    ...(kubeScheduler ? { kubeScheduler } : {}),
+    ...(kubelet ? { kubelet } : {}),
+  };
 }
 
 // One lookup per process: concurrent control planes must not start concurrent builds.

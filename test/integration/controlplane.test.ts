@@ -1,6 +1,6 @@
 // Real control planes: isolation, apiserver fault and recovery, RBAC for a limited identity, cleanup.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { describe, it } from 'node:test';
-import { repoRoot } from '../../src/lab/binaries.ts';
+import { findBinaries, repoRoot } from '../../src/lab/binaries.ts';
 import { useControlPlanes } from './harness.ts';
 
 const core = (kc: KubeConfig): CoreV1Api => kc.makeApiClient(CoreV1Api);
@@ -188,4 +188,17 @@ void describe('control plane processes when the test process dies', () => {
       }
     });
   }
+});
+
+describe('the Kubernetes binaries', () => {
+  it('carry the pinned version, not v0.0.0-master', async () => {
+    const bins = await findBinaries();
+    const script = readFileSync(`${repoRoot}/scripts/build-control-plane.sh`, 'utf8');
+    const pinned = /K8S_VERSION="\$\{K8S_VERSION:-(v[\d.]+)\}"/.exec(script)?.[1];
+    assert.ok(pinned, 'the build script pins a version');
+    for (const bin of [bins.kubeApiserver, bins.kubeControllerManager, bins.kubeScheduler, bins.kubelet]) {
+      assert.ok(bin, 'built');
+      assert.equal(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim(), `Kubernetes ${pinned}`);
+    }
+  });
 });
