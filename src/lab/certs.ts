@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPair } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -22,6 +22,12 @@ export interface ControlPlaneCerts {
   adminKey: string;
   serviceAccountPublicKey: string;
   serviceAccountPrivateKey: string;
+}
+
+/** A client certificate/key pair for one identity, see {@link issueClientCert}. */
+export interface ClientCert {
+  cert: string;
+  key: string;
 }
 
 export class CertError extends Error {
@@ -97,10 +103,15 @@ function ecCertArgs(
 
 /**
  * Writes a fresh CA, an apiserver serving certificate (SANs 127.0.0.1, localhost, the service IP and
- * the in-cluster `kubernetes` names), an admin client certificate (CN=mcgw-admin, O=system:masters) and
- * an RSA service-account signing key pair into `dir`.
+ * the in-cluster `kubernetes` names, plus `extraIPs`: the addresses kubelet Nodes and pods reach it at),
+ * an admin client certificate (CN=mcgw-admin, O=system:masters) and an RSA service-account signing key
+ * pair into `dir`.
  */
-export async function generateCerts(dir: string, name: string): Promise<ControlPlaneCerts> {
+export async function generateCerts(
+  dir: string,
+  name: string,
+  opts: { serviceIP?: string; extraIPs?: readonly string[] } = {},
+): Promise<ControlPlaneCerts> {
   const p = (file: string) => join(dir, file);
   const certs: ControlPlaneCerts = {
     caCert: p('ca.crt'),
@@ -115,7 +126,7 @@ export async function generateCerts(dir: string, name: string): Promise<ControlP
   const sans = [
     'IP:127.0.0.1',
     'DNS:localhost',
-    `IP:${SERVICE_IP}`,
+    ...new Set([`IP:${opts.serviceIP ?? SERVICE_IP}`, ...(opts.extraIPs ?? []).map((ip) => `IP:${ip}`)]),
     'DNS:kubernetes',
     'DNS:kubernetes.default',
     'DNS:kubernetes.default.svc',
@@ -160,4 +171,30 @@ export async function generateCerts(dir: string, name: string): Promise<ControlP
     await saKeys;
   }
   return certs;
+}
+
+/**
+ * Issues a client certificate signed by the control plane's CA, for the identity `cn` in the groups
+ * `orgs` (what the apiserver's x509 authenticator reads: CN is the user, each O a group). The files
+ * are `<dir>/<file>.crt` and `.key`. Kubernetes' own components get theirs this way, e.g.
+ * CN=system:kube-scheduler, or CN=system:node:NAME with O=system:nodes for a kubelet.
+ */
+export async function issueClientCert(
+  dir: string,
+  certs: ControlPlaneCerts,
+  file: string,
+  cn: string,
+  orgs: readonly string[] = [],
+): Promise<ClientCert> {
+  const out = { cert: join(dir, `${file}.crt`), key: join(dir, `${file}.key`) };
+  const subject = `/CN=${cn}${orgs.map((o) => `/O=${o}`).join('')}`;
+  if (/[^A-Za-z0-9:._/=-]/.test(subject)) throw new CertError(`unexpected characters in subject ${subject}`);
+  await openssl([
+    ...ecCertArgs(join(dirname(certs.caCert), 'openssl.cnf'), 'client', subject, out.key, out.cert, 365),
+    '-CA',
+    certs.caCert,
+    '-CAkey',
+    certs.caKey,
+  ]);
+  return out;
 }

@@ -1,8 +1,9 @@
-// Real, isolated Kubernetes control planes (etcd + kube-apiserver) on loopback, for integration tests.
+// Real, isolated Kubernetes control planes (etcd + kube-apiserver) on loopback, for integration tests,
+// and whole ones (also kube-controller-manager and kube-scheduler) for kubelet Nodes in the lab.
 // Each one has its own directory, PKI and ports; nothing is shared between them.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,19 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { ipv4ToUint32, uint32ToIPv4 } from '../datapath/addr.ts';
+import { parseCIDR } from '../util/ip.ts';
 import { type ControlPlaneBinaries, findBinaries } from './binaries.ts';
-import { ADMIN_USER, type ControlPlaneCerts, generateCerts, SERVICE_IP } from './certs.ts';
+import {
+  ADMIN_USER,
+  type ClientCert,
+  type ControlPlaneCerts,
+  generateCerts,
+  issueClientCert,
+  SERVICE_IP,
+} from './certs.ts';
 import { freePorts } from './ports.ts';
+import { describeExit, exited, isRunning, killNowSync, spawnLogged, tail, terminate } from './childproc.ts';
 
 export { SERVICE_IP };
 export const SERVICE_CIDR = '198.19.0.0/24';
@@ -37,6 +48,28 @@ export interface ControlPlaneOptions {
   stopTimeoutMs?: number;
   /** Extra kube-apiserver flags, appended last so they override the defaults. */
   apiserverArgs?: string[];
+  /** A whole control plane for kubelet Nodes; without it, only etcd and kube-apiserver run. */
+  nodes?: NodesOptions;
+}
+
+/**
+ * What a control plane needs to serve real kubelet Nodes. It then also runs kube-controller-manager
+ * (node lifecycle with Kubernetes' default grace and taints, Node podCIDR allocation, the workload and
+ * ServiceAccount controllers) and kube-scheduler, each with its own identity, and the apiserver runs
+ * Kubernetes' default admission plugins, Node authorization and NodeRestriction.
+ */
+export interface NodesOptions {
+  /** The range Node podCIDRs are allocated from (kube-controller-manager --cluster-cidr). */
+  clusterCIDR: string;
+  /** Prefix length of each Node's podCIDR. Default 24. */
+  nodeCIDRMaskSize?: number;
+  /** The Service range (IPv4, at most /12 long); its first address serves `kubernetes`. */
+  serviceCIDR: string;
+  /**
+   * The address Nodes and pods reach the apiserver at (a relay forwards it to the loopback port); it
+   * is in the serving certificate and becomes the `kubernetes` Service's endpoint.
+   */
+  advertiseAddress: string;
 }
 
 export class ControlPlaneError extends Error {
@@ -76,61 +109,6 @@ const DISABLED_ADMISSION_PLUGINS = [
   'ResourceQuota',
 ];
 
-const isRunning = (child: ChildProcess | undefined): child is ChildProcess =>
-  child !== undefined && child.exitCode === null && child.signalCode === null;
-
-function exited(child: ChildProcess): Promise<void> {
-  if (!isRunning(child)) return Promise.resolve();
-  return new Promise((resolvePromise) => child.once('exit', () => resolvePromise()));
-}
-
-function describeExit(child: ChildProcess): string {
-  return child.signalCode ? `was killed by ${child.signalCode}` : `exited with code ${child.exitCode}`;
-}
-
-/** SIGTERM, then SIGKILL if the process is still there after `timeoutMs`. */
-async function terminate(child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
-  if (!isRunning(child)) return;
-  const done = exited(child);
-  child.kill('SIGTERM');
-  const ac = new AbortController();
-  const timedOut = await Promise.race([
-    done.then(() => false),
-    sleep(timeoutMs, true, { signal: ac.signal }).catch(() => false),
-  ]);
-  ac.abort();
-  if (timedOut) {
-    child.kill('SIGKILL');
-    await done;
-  }
-}
-
-// The apiserver logs every etcd dial its client libraries cancel on purpose; that noise would crowd
-// the lines that explain a failure out of the tail.
-const LOG_NOISE = /addrConn\.createTransport failed/;
-
-/** The last `lines` lines of a log file (reads at most the last 64 KiB), without known noise. */
-async function tail(path: string, lines = 40): Promise<string> {
-  try {
-    const fh = await open(path, 'r');
-    try {
-      const { size } = await fh.stat();
-      const length = Math.min(size, 64 * 1024);
-      const buf = Buffer.alloc(length);
-      await fh.read(buf, 0, length, size - length);
-      const text = buf.toString('utf8').trimEnd().split('\n');
-      return text
-        .filter((l) => !LOG_NOISE.test(l))
-        .slice(-lines)
-        .join('\n');
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    return `(could not read ${path}: ${(err as Error).message})`;
-  }
-}
-
 // --- Process lifetime -------------------------------------------------------------------------------
 // Child processes must not outlive the Node process (a stray apiserver holds a core and a port).
 // 'exit' and the usual termination signals are handled here; for a SIGKILLed Node process, each child
@@ -166,41 +144,6 @@ function installProcessHandlers(): void {
   }
 }
 
-function spawnWatchdog(pid: number): ChildProcess {
-  const watchdog = spawn(
-    'sh',
-    ['-c', 'read -r _line; kill -KILL "$1" 2>/dev/null', 'mcgw-watchdog', String(pid)],
-    {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    },
-  );
-  // Neither the watchdog nor its pipe may keep our event loop alive.
-  watchdog.unref();
-  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  watchdog.on('error', () => {}); // best effort: without sh we still have the exit handlers
-  return watchdog;
-}
-
-const watchdogs = new WeakMap<ChildProcess, ChildProcess>();
-
-function spawnLogged(bin: string, args: string[], logPath: string): ChildProcess {
-  const fd = openSync(logPath, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-  if (child.pid === undefined) throw new ControlPlaneError(`could not start ${bin}`);
-  child.on('error', () => {}); // reported through exit codes and logs instead
-  const watchdog = spawnWatchdog(child.pid);
-  watchdogs.set(child, watchdog);
-  child.once('exit', () => {
-    if (isRunning(watchdog)) watchdog.kill('SIGKILL');
-  });
-  return child;
-}
-
 // --- ControlPlane -------------------------------------------------------------------------------------
 
 export class ControlPlane {
@@ -215,6 +158,8 @@ export class ControlPlane {
 
   private etcd: ChildProcess | undefined;
   private apiserver: ChildProcess | undefined;
+  private controllerManager: ChildProcess | undefined;
+  private scheduler: ChildProcess | undefined;
   private stopped: Promise<void> | undefined;
   private tls: { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
 
@@ -224,7 +169,13 @@ export class ControlPlane {
     readonly keep: boolean,
     private readonly bins: ControlPlaneBinaries,
     readonly certs: ControlPlaneCerts,
-    private readonly ports: { etcdClient: number; etcdPeer: number; apiserver: number },
+    private readonly ports: {
+      etcdClient: number;
+      etcdPeer: number;
+      apiserver: number;
+      controllerManager: number;
+      scheduler: number;
+    },
     private readonly opts: ControlPlaneOptions,
   ) {
     this.server = `https://127.0.0.1:${ports.apiserver}`;
@@ -259,17 +210,35 @@ export class ControlPlane {
           rm(join(dir, f), { recursive: true, force: true }),
         ),
       );
-      const [bins, certs] = await Promise.all([findBinaries(opts.binDir), generateCerts(dir, opts.name)]);
+      const nodes = opts.nodes && checkNodesOptions(opts.nodes);
+      const [bins, certs] = await Promise.all([
+        findBinaries(opts.binDir),
+        generateCerts(dir, opts.name, {
+          ...(nodes ? { serviceIP: nodes.serviceIP, extraIPs: [nodes.advertiseAddress] } : {}),
+        }),
+      ]);
+      if (nodes && !(bins.kubeControllerManager && bins.kubeScheduler)) {
+        throw new ControlPlaneError(
+          `control plane ${opts.name}: kube-controller-manager and kube-scheduler are needed for Nodes ` +
+            `and are not in ${bins.dir}`,
+        );
+      }
       // A probed port can be taken by someone else before our child binds it; retry with fresh ones.
       for (let attempt = 1; ; attempt++) {
-        const [etcdClient, etcdPeer, apiserver] = (await freePorts(3)) as [number, number, number];
+        const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [
+          number,
+          number,
+          number,
+          number,
+          number,
+        ];
         const cp = new ControlPlane(
           opts.name,
           dir,
           keep,
           bins,
           certs,
-          { etcdClient, etcdPeer, apiserver },
+          { etcdClient, etcdPeer, apiserver, controllerManager, scheduler },
           opts,
         );
         active.add(cp);
@@ -280,7 +249,7 @@ export class ControlPlane {
         } catch (err) {
           cp.killNowSync();
           active.delete(cp);
-          await Promise.all([cp.etcd && exited(cp.etcd), cp.apiserver && exited(cp.apiserver)]);
+          await Promise.all(cp.children().map(exited));
           if (attempt < 3 && /address already in use/.test(String((err as Error).message))) {
             await rm(join(dir, 'etcd-data'), { recursive: true, force: true });
             continue;
@@ -312,8 +281,120 @@ export class ControlPlane {
       { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) },
       ADMIN_USER,
     );
+    if (this.opts.nodes) {
+      await issueClientCert(
+        this.dir,
+        this.certs,
+        'apiserver-kubelet-client',
+        'kube-apiserver-kubelet-client',
+        ['system:masters'],
+      );
+    }
     await this.startEtcd();
     await this.bootApiserver();
+    if (this.opts.nodes) await this.startControllers();
+  }
+
+  private children(): ChildProcess[] {
+    return [this.scheduler, this.controllerManager, this.apiserver, this.etcd].filter(
+      (c): c is ChildProcess => c !== undefined,
+    );
+  }
+
+  /** Log file of kube-controller-manager or kube-scheduler. */
+  logPath(component: 'kube-controller-manager' | 'kube-scheduler'): string {
+    return join(this.dir, `${component}.log`);
+  }
+
+  // Each component signs in as the identity Kubernetes' bootstrap RBAC expects of it.
+  private async componentKubeconfig(file: string, cn: string): Promise<string> {
+    const c: ClientCert = await issueClientCert(this.dir, this.certs, file, cn);
+    const path = join(this.dir, `kubeconfig-${file}`);
+    const [cert, key] = await Promise.all([readFile(c.cert), readFile(c.key)]);
+    await this.writeKubeconfig(
+      path,
+      { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) },
+      cn,
+    );
+    return path;
+  }
+
+  private async startControllers(): Promise<void> {
+    const nodes = checkNodesOptions(this.opts.nodes!);
+    const [kcmConfig, schedulerConfig] = await Promise.all([
+      this.componentKubeconfig('kube-controller-manager', 'system:kube-controller-manager'),
+      this.componentKubeconfig('kube-scheduler', 'system:kube-scheduler'),
+    ]);
+    const common = (kubeconfig: string, port: number) => [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${this.dir}`,
+      // One replica each: election would only add Lease traffic.
+      '--leader-elect=false',
+      '--profiling=false',
+    ];
+    await Promise.all(
+      ['kube-controller-manager.log', 'kube-scheduler.log'].map((f) =>
+        rm(join(this.dir, f), { force: true }),
+      ),
+    );
+    this.controllerManager = spawnLogged(
+      this.bins.kubeControllerManager!,
+      [
+        ...common(kcmConfig, this.ports.controllerManager),
+        // Each controller gets its own ServiceAccount, as in a kubeadm cluster.
+        '--use-service-account-credentials=true',
+        `--service-account-private-key-file=${this.certs.serviceAccountPrivateKey}`,
+        `--root-ca-file=${this.certs.caCert}`,
+        `--cluster-signing-cert-file=${this.certs.caCert}`,
+        `--cluster-signing-key-file=${this.certs.caKey}`,
+        '--allocate-node-cidrs=true',
+        `--cluster-cidr=${nodes.clusterCIDR}`,
+        `--node-cidr-mask-size=${nodes.nodeCIDRMaskSize ?? 24}`,
+        `--service-cluster-ip-range=${nodes.serviceCIDR}`,
+        '--configure-cloud-routes=false',
+      ],
+      this.logPath('kube-controller-manager'),
+    );
+    this.scheduler = spawnLogged(
+      this.bins.kubeScheduler!,
+      common(schedulerConfig, this.ports.scheduler),
+      this.logPath('kube-scheduler'),
+    );
+    // Both serve /healthz once their clients are set up; a flag or identity error shows here, not later.
+    await Promise.all([
+      this.waitHealthy('kube-controller-manager', this.controllerManager, this.ports.controllerManager),
+      this.waitHealthy('kube-scheduler', this.scheduler, this.ports.scheduler),
+    ]);
+  }
+
+  private async waitHealthy(
+    what: 'kube-controller-manager' | 'kube-scheduler',
+    child: ChildProcess,
+    port: number,
+  ): Promise<void> {
+    const deadline = performance.now() + this.readyTimeoutMs;
+    let last = 'no answer yet';
+    for (;;) {
+      if (!isRunning(child)) throw await this.failure(`${what} ${describeExit(child)}`, this.logPath(what));
+      try {
+        const res = await insecureGet(port, '/healthz', 2_000);
+        if (res.status === 200) return;
+        last = `HTTP ${res.status}: ${res.body.trim().slice(0, 200)}`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (performance.now() > deadline) {
+        throw await this.failure(
+          `${what} not healthy after ${this.readyTimeoutMs} ms (last /healthz: ${last})`,
+          this.logPath(what),
+        );
+      }
+      await sleep(200);
+    }
   }
 
   // Waiting for etcd first costs little and keeps the apiserver log free of connection-refused noise,
@@ -357,10 +438,11 @@ export class ControlPlane {
 
   private spawnApiserver(): void {
     const c = this.certs;
+    const nodes = this.opts.nodes && checkNodesOptions(this.opts.nodes);
     const args = [
       `--etcd-servers=${this.etcdUrl}`,
       '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--advertise-address=${nodes?.advertiseAddress ?? '127.0.0.1'}`,
       `--secure-port=${this.ports.apiserver}`,
       `--cert-dir=${this.dir}`,
       `--tls-cert-file=${c.serverCert}`,
@@ -369,14 +451,28 @@ export class ControlPlane {
       `--service-account-key-file=${c.serviceAccountPublicKey}`,
       `--service-account-signing-key-file=${c.serviceAccountPrivateKey}`,
       `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      '--authorization-mode=RBAC',
-      // Light on a 2-core machine: no APF queueing machinery, no profiling endpoints, fewer plugins.
+      `--service-cluster-ip-range=${nodes?.serviceCIDR ?? SERVICE_CIDR}`,
+      // Light on a 2-core machine: no APF queueing machinery, no profiling endpoints.
       '--enable-priority-and-fairness=false',
       '--profiling=false',
-      `--disable-admission-plugins=${DISABLED_ADMISSION_PLUGINS.join(',')}`,
-      // Endpoints may not point at loopback, so the `kubernetes` endpoint reconciler could only fail.
-      '--endpoint-reconciler-type=none',
+      ...(nodes
+        ? [
+            // As a real cluster: kubelets are authorized as Nodes and may only touch their own objects.
+            '--authorization-mode=Node,RBAC',
+            '--enable-admission-plugins=NodeRestriction',
+            // Nodes have no DNS names here; logs and exec reach kubelets at their InternalIP.
+            '--kubelet-preferred-address-types=InternalIP',
+            `--kubelet-client-certificate=${join(this.dir, 'apiserver-kubelet-client.crt')}`,
+            `--kubelet-client-key=${join(this.dir, 'apiserver-kubelet-client.key')}`,
+            '--allow-privileged=true',
+          ]
+        : [
+            '--authorization-mode=RBAC',
+            // No pods run here, so the plugins for pods, storage and quotas would only cost CPU.
+            `--disable-admission-plugins=${DISABLED_ADMISSION_PLUGINS.join(',')}`,
+            // Endpoints may not point at loopback, so the `kubernetes` endpoint reconciler could only fail.
+            '--endpoint-reconciler-type=none',
+          ]),
       ...(this.opts.apiserverArgs ?? []),
     ];
     this.apiserver = spawnLogged(this.bins.kubeApiserver, args, this.apiserverLogPath);
@@ -500,10 +596,12 @@ export class ControlPlane {
   }
 
   /** Pids of the running processes, for tests that check they are gone. */
-  pids(): { etcd?: number; apiserver?: number } {
+  pids(): { etcd?: number; apiserver?: number; controllerManager?: number; scheduler?: number } {
     return {
       ...(isRunning(this.etcd) ? { etcd: this.etcd.pid } : {}),
       ...(isRunning(this.apiserver) ? { apiserver: this.apiserver.pid } : {}),
+      ...(isRunning(this.controllerManager) ? { controllerManager: this.controllerManager.pid } : {}),
+      ...(isRunning(this.scheduler) ? { scheduler: this.scheduler.pid } : {}),
     };
   }
 
@@ -538,6 +636,10 @@ export class ControlPlane {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       try {
+        await Promise.all([
+          terminate(this.scheduler, this.stopTimeoutMs),
+          terminate(this.controllerManager, this.stopTimeoutMs),
+        ]);
         await terminate(this.apiserver, this.stopTimeoutMs);
         await terminate(this.etcd, this.stopTimeoutMs);
       } finally {
@@ -548,15 +650,9 @@ export class ControlPlane {
     return this.stopped;
   }
 
-  /** SIGKILLs both processes without waiting; for exit handlers, which cannot wait. */
+  /** SIGKILLs every process without waiting; for exit handlers, which cannot wait. */
   killNowSync(): void {
-    for (const child of [this.apiserver, this.etcd]) {
-      if (!isRunning(child)) continue;
-      child.kill('SIGKILL');
-      // Its watchdog would otherwise kill the pid again after we are gone, when it may be reused.
-      const watchdog = watchdogs.get(child);
-      if (isRunning(watchdog)) watchdog.kill('SIGKILL');
-    }
+    for (const child of this.children()) killNowSync(child);
   }
 
   /**
@@ -601,6 +697,53 @@ export class ControlPlane {
   private assertNotStopped(): void {
     if (this.stopped) throw new ControlPlaneError(`control plane ${this.name} has been stopped`);
   }
+}
+
+/** The Service range's first address (the `kubernetes` Service), with the options checked. */
+function checkNodesOptions(o: NodesOptions): NodesOptions & { serviceIP: string } {
+  const svc = parseCIDR(o.serviceCIDR);
+  if (!svc || svc.family !== 4 || svc.prefix < 12 || svc.prefix > 30) {
+    throw new ControlPlaneError(`serviceCIDR must be an IPv4 range from /12 to /30, got ${o.serviceCIDR}`);
+  }
+  const cluster = parseCIDR(o.clusterCIDR);
+  const mask = o.nodeCIDRMaskSize ?? 24;
+  if (!cluster || cluster.family !== 4 || mask < cluster.prefix || mask > 30) {
+    throw new ControlPlaneError(
+      `clusterCIDR ${o.clusterCIDR} with Node prefix /${mask}: need an IPv4 range no longer than /${mask}`,
+    );
+  }
+  return { ...o, serviceIP: uint32ToIPv4(ipv4ToUint32(svc.bytes) + 1) };
+}
+
+/** kube-controller-manager and kube-scheduler serve /healthz to anyone, on a self-signed certificate. */
+function insecureGet(
+  port: number,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        rejectUnauthorized: false,
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function etcdHealthy(url: string): Promise<boolean> {
