@@ -350,8 +350,14 @@ describe('chart CRDs and the Dockerfile', () => {
       .filter((l) => l && !l.startsWith('#'));
     // Base image, tools and entry point.
     assert.ok(lines.includes('ARG NODE_IMAGE=node:20-bookworm-slim'), 'base image node:20-bookworm-slim');
+    // The build stages have a base of their own (they need npm), by default the same image.
+    assert.ok(lines.includes('ARG NODE_BUILD_IMAGE=${NODE_IMAGE}'), 'the build stages default to NODE_IMAGE');
     const froms = lines.filter((l) => l.startsWith('FROM '));
-    assert.ok(froms.length > 0 && froms.every((l) => l.startsWith('FROM ${NODE_IMAGE}')), froms.join('; '));
+    assert.deepEqual(froms, [
+      'FROM ${NODE_BUILD_IMAGE} AS deps',
+      'FROM ${NODE_BUILD_IMAGE} AS build',
+      'FROM ${NODE_IMAGE}',
+    ]);
     const apt = lines.find((l) => l.includes('apt-get install'));
     assert.ok(apt && /\biproute2\b/.test(apt) && /\bnftables\b/.test(apt), 'installs iproute2 and nftables');
     assert.ok(lines.includes('ENTRYPOINT ["node", "bin/mcgw.js"]'));
