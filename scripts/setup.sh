@@ -13,6 +13,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nft >/dev/null || need+=(nftables)
 [[ -x /usr/lib/frr/bfdd ]] || need+=(frr)
+# containerd (with runc): the image test imports the built images and runs them with ctr.
+command -v containerd >/dev/null || need+=(containerd)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then log "error: missing ${need[*]}; run as root or install them"; exit 1; fi
   log "installing Debian packages: ${need[*]}"
