@@ -13,8 +13,12 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nft >/dev/null || need+=(nftables)
 [[ -x /usr/lib/frr/bfdd ]] || need+=(frr)
-# containerd (with runc): the image test imports the built images and runs them with ctr.
+# containerd (with runc): the image test imports the built images and runs them with ctr, and
+# kubelet Nodes run on it; their pods get addresses from Debian's CNI plugins (bridge, host-local).
 command -v containerd >/dev/null || need+=(containerd)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || need+=(containernetworking-plugins)
+# nsenter and unshare start a kubelet Node in its own namespaces.
+command -v unshare >/dev/null || need+=(util-linux)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then log "error: missing ${need[*]}; run as root or install them"; exit 1; fi
   log "installing Debian packages: ${need[*]}"

@@ -1,5 +1,5 @@
 // Locates the Kubernetes binaries the tests and the lab run, building them on demand: etcd and
-// kube-apiserver always; kube-controller-manager, kube-scheduler and kubelet for clusters of kubelet
+// kube-apiserver always; kube-controller-manager, kube-scheduler, kubelet and kube-proxy for clusters of kubelet
 // Nodes (a directory given by hand may lack them; they are then undefined).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ export interface ControlPlaneBinaries {
   kubeControllerManager?: string;
   kubeScheduler?: string;
   kubelet?: string;
+  kubeProxy?: string;
 }
 
 export class ControlPlaneBinariesError extends Error {
@@ -39,14 +40,15 @@ async function check(dir: string, how: string): Promise<ControlPlaneBinaries> {
     const path = join(dir, name);
     return (await isExecutable(path)) ? path : undefined;
   };
-  const [kubeControllerManager, kubeScheduler, kubelet] = await Promise.all(
-    ['kube-controller-manager', 'kube-scheduler', 'kubelet'].map(optional),
+  const [kubeControllerManager, kubeScheduler, kubelet, kubeProxy] = await Promise.all(
+    ['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'].map(optional),
   );
   return {
     ...bins,
     ...(kubeControllerManager ? { kubeControllerManager } : {}),
     ...(kubeScheduler ? { kubeScheduler } : {}),
     ...(kubelet ? { kubelet } : {}),
+    ...(kubeProxy ? { kubeProxy } : {}),
   };
 }
 

@@ -70,6 +70,11 @@ export interface NodesOptions {
    * is in the serving certificate and becomes the `kubernetes` Service's endpoint.
    */
   advertiseAddress: string;
+  /**
+   * A Unix socket where an HTTP CONNECT proxy reaches the Nodes (src/lab/connect-proxy.mjs): the
+   * apiserver's egress selector sends its "cluster" traffic (logs, exec, port-forward) through it.
+   */
+  egressProxySocket?: string;
 }
 
 export class ControlPlaneError extends Error {
@@ -290,6 +295,8 @@ export class ControlPlane {
         ['system:masters'],
       );
     }
+    const proxy = this.opts.nodes?.egressProxySocket;
+    if (proxy) await writeFile(join(this.dir, 'egress.yaml'), egressSelector(proxy));
     await this.startEtcd();
     await this.bootApiserver();
     if (this.opts.nodes) await this.startControllers();
@@ -465,6 +472,9 @@ export class ControlPlane {
             `--kubelet-client-certificate=${join(this.dir, 'apiserver-kubelet-client.crt')}`,
             `--kubelet-client-key=${join(this.dir, 'apiserver-kubelet-client.key')}`,
             '--allow-privileged=true',
+            ...(nodes.egressProxySocket
+              ? [`--egress-selector-config-file=${join(this.dir, 'egress.yaml')}`]
+              : []),
           ]
         : [
             '--authorization-mode=RBAC',
@@ -697,6 +707,20 @@ export class ControlPlane {
   private assertNotStopped(): void {
     if (this.stopped) throw new ControlPlaneError(`control plane ${this.name} has been stopped`);
   }
+}
+
+/** The apiserver reaches Nodes and pods through an HTTP CONNECT proxy on a Unix socket. */
+function egressSelector(socket: string): string {
+  return stringify({
+    apiVersion: 'apiserver.k8s.io/v1beta1',
+    kind: 'EgressSelectorConfiguration',
+    egressSelections: [
+      {
+        name: 'cluster',
+        connection: { proxyProtocol: 'HTTPConnect', transport: { uds: { udsName: socket } } },
+      },
+    ],
+  });
 }
 
 /** The Service range's first address (the `kubernetes` Service), with the options checked. */

@@ -196,7 +196,13 @@ describe('the Kubernetes binaries', () => {
     const script = readFileSync(`${repoRoot}/scripts/build-control-plane.sh`, 'utf8');
     const pinned = /K8S_VERSION="\$\{K8S_VERSION:-(v[\d.]+)\}"/.exec(script)?.[1];
     assert.ok(pinned, 'the build script pins a version');
-    for (const bin of [bins.kubeApiserver, bins.kubeControllerManager, bins.kubeScheduler, bins.kubelet]) {
+    for (const bin of [
+      bins.kubeApiserver,
+      bins.kubeControllerManager,
+      bins.kubeScheduler,
+      bins.kubelet,
+      bins.kubeProxy,
+    ]) {
       assert.ok(bin, 'built');
       assert.equal(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim(), `Kubernetes ${pinned}`);
     }
