@@ -14,7 +14,8 @@ export interface Logger {
 }
 
 export function isLevel(s: string): s is Level {
-  return s in ORDER;
+  // Own keys only: `in` would also accept what every object inherits, such as "toString".
+  return Object.hasOwn(ORDER, s);
 }
 
 export function createLogger(
