@@ -388,7 +388,7 @@ export class ControlPlane {
     for (;;) {
       if (!isRunning(child)) throw await this.failure(`${what} ${describeExit(child)}`, this.logPath(what));
       try {
-        const res = await insecureGet(port, '/healthz', 2_000);
+        const res = await loopbackGet(port, '/healthz', 2_000);
         if (res.status === 200) return;
         last = `HTTP ${res.status}: ${res.body.trim().slice(0, 200)}`;
       } catch (err) {
@@ -544,29 +544,7 @@ export class ControlPlane {
   adminGet(path: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
     const tls = this.tls;
     if (!tls) return Promise.reject(new ControlPlaneError('control plane not started'));
-    return new Promise((resolvePromise, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: this.ports.apiserver,
-          path,
-          method: 'GET',
-          ...tls,
-          agent: false,
-          timeout: timeoutMs,
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out after ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
+    return loopbackGet(this.ports.apiserver, path, timeoutMs, tls);
   }
 
   private async writeKubeconfig(path: string, user: Record<string, string>, userName: string): Promise<void> {
@@ -739,11 +717,16 @@ function checkNodesOptions(o: NodesOptions): NodesOptions & { serviceIP: string 
   return { ...o, serviceIP: uint32ToIPv4(ipv4ToUint32(svc.bytes) + 1) };
 }
 
-/** kube-controller-manager and kube-scheduler serve /healthz to anyone, on a self-signed certificate. */
-function insecureGet(
+/**
+ * A GET to a component on this machine's loopback: the apiserver with the admin identity (CA checked),
+ * or, without `tls`, kube-controller-manager and kube-scheduler, which serve /healthz to anyone on a
+ * self-signed certificate.
+ */
+function loopbackGet(
   port: number,
   path: string,
   timeoutMs: number,
+  tls?: { ca: Buffer; cert: Buffer; key: Buffer },
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
     const req = request(
@@ -752,7 +735,7 @@ function insecureGet(
         port,
         path,
         method: 'GET',
-        rejectUnauthorized: false,
+        ...(tls ?? { rejectUnauthorized: false }),
         agent: false,
         timeout: timeoutMs,
       },

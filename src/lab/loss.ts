@@ -1,26 +1,18 @@
 // What the traffic endpoints (traffic.mjs) report, parsed once from their JSON answers into typed
 // values, and arranged per direction ("a>b": the stream from member a's pod as b's pod received it).
+import type { SourceReport } from './stream.mjs';
 
 export class TrafficReportError extends Error {
   override readonly name = 'TrafficReportError';
 }
 
-/** One direction's loss since a mark; windows in ms of the sender's clock (see src/lab/stream.mjs). */
-export interface DirectionLoss {
-  received: number;
-  lost: number;
-  /** Runs of lost numbers (closed windows). */
-  windows: number;
-  /** The longest window, closed or still open. */
-  lossWindowMs: number;
-  /** The window still open when the report was read (0: none). */
-  ongoingMs: number;
-  /** The sender's stall time within the window lossWindowMs reports; null for an open window. */
-  windowSenderStalledMs: number | null;
-  /** The sender's stalls over the whole period since the mark, as its packets say. */
-  senderStalls: number;
-  senderStalledMs: number;
-}
+/**
+ * One direction's loss since a mark, as the endpoint reported it for that source (see
+ * src/lab/stream.mjs): windows in ms of the sender's clock; `windows` counts the closed ones,
+ * `lossWindowMs` is the longest, closed or still open (`ongoingMs`), and the sender's stalls are
+ * those within that window (null for an open one) and over the whole period.
+ */
+export type DirectionLoss = Omit<SourceReport, 'from' | 'to' | 'windowSentMs'>;
 
 function num(o: Record<string, unknown>, key: string, where: string): number {
   const v = o[key];

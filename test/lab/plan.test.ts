@@ -87,17 +87,7 @@ describe('report', () => {
     assert.equal(s.notRestored, 1);
     // A scenario that never replaces its victim (a tunnel cut) has nothing to restore.
     assert.equal(summarize([trial(1, 100, 80, null)], false).notRestored, 0);
-    const r: ScenarioReport = {
-      scenario: 'gateway-death',
-      description: 'x',
-      mode: 'ActiveStandby',
-      bfd: { txMs: 50, mult: 3 },
-      ratePps: 1000,
-      startedAt: '2026-11-25T00:00:00Z',
-      trials: [],
-      summary: s,
-      machine: { cpus: 2, loadAverage1m: 1 },
-    };
+    const r = report(s);
     const b = withBaseline(r, [trial(1, 42_000, 41_000, 45_000)], 'baseline');
     assert.equal(b.ratio?.lossWindowP50, 512.5);
     assert.match(
