@@ -264,3 +264,64 @@ function processesNaming(path: string): string[] {
   }
   return out;
 }
+
+describe('a kubelet Node that never registers', { skip: !root && 'needs root' }, () => {
+  test('the cluster fails with an error naming the Node and its kubelet log, and leaves nothing', async () => {
+    const prefix = `mcgwt-k${randomBytes(2).toString('hex')}-`;
+    const dir = mkdtempSync(join(tmpdir(), 'mcgw-kubenode-bad-'));
+    const names = [`${prefix}sw`, `${prefix}api`, `${prefix}n1`];
+    let cp: ControlPlane | undefined;
+    try {
+      buildUnderlay(names[0]!, [
+        { ns: names[1]!, port: 'p-api', cidr: '198.18.1.2/20' },
+        { ns: names[2]!, port: 'p-n1', cidr: '198.18.1.10/20' },
+      ]);
+      const [bins, images] = await Promise.all([findBinaries(), findImages()]);
+      const nodes = {
+        clusterCIDR: '198.18.64.0/21',
+        serviceCIDR: '198.19.16.0/24',
+        advertiseAddress: '198.18.1.2',
+      };
+      cp = await ControlPlane.start({ name: 'kubenode-bad', dir: join(dir, 'cp'), nodes });
+      const started = KubeCluster.start(
+        {
+          dir,
+          cp,
+          apiNetns: names[1]!,
+          advertiseAddress: nodes.advertiseAddress,
+          serviceCIDR: nodes.serviceCIDR,
+          // kubelet refuses to start with a label in the kubernetes.io namespace it does not know.
+          nodes: [
+            { name: 'n1', netns: names[2]!, ip: '198.18.1.10', labels: { 'kubernetes.io/not-allowed': 'x' } },
+          ],
+          kubelet: bins.kubelet!,
+          sandboxImage: images.pause.ref,
+          images: [images.pause],
+        },
+        20_000,
+      );
+      await assert.rejects(started, (err: Error) => {
+        assert.match(err.message, /Node n1: never registered after 20000 ms/);
+        assert.match(err.message, /kubelet\.log/);
+        assert.match(err.message, /not-allowed/);
+        return true;
+      });
+      // start() removed what it made before it rejected.
+      assert.deepEqual(
+        processesNaming(dir).filter((p) => !p.includes('/cp/')),
+        [],
+      );
+      assert.deepEqual(
+        readFileSync('/proc/mounts', 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(dir)),
+        [],
+      );
+      assert.deepEqual(cgroupsWithPrefix(prefix), []);
+    } finally {
+      await cp?.stop();
+      for (const n of names) removeNamespaceSync(n);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
