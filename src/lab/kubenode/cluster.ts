@@ -4,6 +4,7 @@
 // their podCIDRs once kube-controller-manager has allocated them.
 import { execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +50,12 @@ export interface KubeClusterSpec {
   images: readonly BuiltImage[];
   /** kube-proxy, to serve ClusterIPs on every Node; the cluster's pod range goes with it. */
   kubeProxy?: { bin: string; clusterCIDR: string };
+  /**
+   * Other hosts on the underlay that must reach this cluster's pods, such as the API hosts of the
+   * other clusters of a ClusterSet (a member's controller pods talk to the leader's apiserver, whose
+   * answers come back through the leader's API host).
+   */
+  routeFrom?: readonly { netns: string; ip: string }[];
   /** Cgroup names are this prefix + the Node's namespace name: unique per lab, found by `lab down`. */
   cgroupPrefix?: string;
   cniBinDir?: string;
@@ -84,6 +91,7 @@ export class KubeCluster {
   static async start(spec: KubeClusterSpec, readyTimeoutMs = 180_000): Promise<KubeCluster> {
     const c = new KubeCluster(spec);
     try {
+      await mkdir(spec.dir, { recursive: true, mode: 0o700 });
       await c.startRelay();
       await Promise.all(spec.nodes.map((n) => c.startNode(n)));
       c.routeTimer = setInterval(() => void c.syncRoutes().catch(() => {}), 2_000);
@@ -204,6 +212,7 @@ export class KubeCluster {
     }));
     const hosts = [
       { netns: this.spec.apiNetns, ip: this.spec.advertiseAddress },
+      ...(this.spec.routeFrom ?? []),
       ...this.spec.nodes.filter((n) => this.nodes.get(n.name)?.running),
     ];
     for (const h of hosts) {
