@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { GROUP, SYSTEM_NAMESPACE, VERSION } from '../../src/api/group.ts';
@@ -14,6 +13,8 @@ import type { GatewayPolicy, RemoteCluster } from '../../src/api/types.ts';
 import { rawRequest } from '../../src/kube/raw.ts';
 import { findImages } from '../../src/lab/images.ts';
 import { KubeClusterSet } from '../../src/lab/kubenode/clusterset.ts';
+
+import { waitFor } from '../integration/util.ts';
 
 const root = process.getuid?.() === 0;
 const API = `/apis/${GROUP}/${VERSION}`;
@@ -40,46 +41,46 @@ describe('a ClusterSet of kubelet-Node clusters', { skip: !root && 'needs root' 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await f();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err;
-      }
-      assert.ok(Date.now() < deadline, `${what} within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-      await sleep(1000);
-    }
-  }
-
   test('each member has a ready Gateway and imports the other one', async () => {
     for (const m of set!.members) {
       const kc = m.cp.kubeConfig();
-      await until(`${m.id}: a ready Gateway`, 240_000, async () => {
-        const p = await rawRequest<GatewayPolicy>(kc, 'GET', `${API}/gatewaypolicies/default`);
-        return (p.status?.readyInstances ?? 0) >= 1 ? p : undefined;
-      });
+      await waitFor(
+        `${m.id}: a ready Gateway`,
+        async () => {
+          const p = await rawRequest<GatewayPolicy>(kc, 'GET', `${API}/gatewaypolicies/default`);
+          return (p.status?.readyInstances ?? 0) >= 1 ? p : undefined;
+        },
+        240_000,
+        1000,
+      );
       const other = set!.members.find((o) => o !== m)!.id;
-      await until(`${m.id}: RemoteCluster ${other} with a ready Gateway`, 120_000, async () => {
-        const rs = (await rawRequest<{ items: RemoteCluster[] }>(kc, 'GET', `${API}/remoteclusters`)).items;
-        const r = rs.find((x) => x.metadata.name === other);
-        return r && (r.spec.gateways ?? []).some((g) => g.ready) ? r : undefined;
-      });
+      await waitFor(
+        `${m.id}: RemoteCluster ${other} with a ready Gateway`,
+        async () => {
+          const rs = (await rawRequest<{ items: RemoteCluster[] }>(kc, 'GET', `${API}/remoteclusters`)).items;
+          const r = rs.find((x) => x.metadata.name === other);
+          return r && (r.spec.gateways ?? []).some((g) => g.ready) ? r : undefined;
+        },
+        120_000,
+        1000,
+      );
       const core = kc.makeApiClient(CoreV1Api);
-      await until(`${m.id}: agents ready on every Node`, 120_000, async () => {
-        const pods = (
-          await core.listNamespacedPod({
-            namespace: SYSTEM_NAMESPACE,
-            labelSelector: 'app.kubernetes.io/component=agent',
-          })
-        ).items;
-        return pods.length === 3 && pods.every((p) => p.status?.containerStatuses?.[0]?.ready)
-          ? pods
-          : undefined;
-      });
+      await waitFor(
+        `${m.id}: agents ready on every Node`,
+        async () => {
+          const pods = (
+            await core.listNamespacedPod({
+              namespace: SYSTEM_NAMESPACE,
+              labelSelector: 'app.kubernetes.io/component=agent',
+            })
+          ).items;
+          return pods.length === 3 && pods.every((p) => p.status?.containerStatuses?.[0]?.ready)
+            ? pods
+            : undefined;
+        },
+        120_000,
+        1000,
+      );
     }
   });
 
@@ -99,15 +100,25 @@ describe('a ClusterSet of kubelet-Node clusters', { skip: !root && 'needs root' 
       },
     });
     await core(b).createNamespacedPod(pod('echo', 'b-w1', ['node', '-e', ECHO]));
-    const echoIP = await until('the echo pod in b Running', 120_000, async () => {
-      const p = await core(b).readNamespacedPod({ name: 'echo', namespace: 'default' });
-      return p.status?.phase === 'Running' ? p.status.podIP : undefined;
-    });
+    const echoIP = await waitFor(
+      'the echo pod in b Running',
+      async () => {
+        const p = await core(b).readNamespacedPod({ name: 'echo', namespace: 'default' });
+        return p.status?.phase === 'Running' ? p.status.podIP : undefined;
+      },
+      120_000,
+      1000,
+    );
     await core(a).createNamespacedPod(pod('ask', 'a-w1', ['node', '-e', ASK, echoIP], 'Never'));
-    const phase = await until('the asking pod in a finished', 120_000, async () => {
-      const p = await core(a).readNamespacedPod({ name: 'ask', namespace: 'default' });
-      return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p.status.phase : undefined;
-    });
+    const phase = await waitFor(
+      'the asking pod in a finished',
+      async () => {
+        const p = await core(a).readNamespacedPod({ name: 'ask', namespace: 'default' });
+        return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p.status.phase : undefined;
+      },
+      120_000,
+      1000,
+    );
     const log = await core(a).readNamespacedPodLog({ name: 'ask', namespace: 'default' });
     assert.equal(phase, 'Succeeded', log);
     assert.match(log, /^echo:ping from 198\.18\.64\.\d+$/m);
