@@ -186,9 +186,12 @@ describe('drain on a real apiserver', () => {
     );
     const extra = covered.find((g) => !before.some((b) => b.spec.nodeName === g.spec.nodeName))!;
     await setDraining(c, victim.spec.nodeName, false);
+    // spec.draining and the ReplacementReady condition go in two writes (spec, then status): wait
+    // for both, or a read between them sees a cancelled drain that still says it is covered.
     const l = await waitFor('the drain cancelled', async () => {
       const x = await listGateways(c);
-      return x.length === 2 && !x.some((g) => g.spec.draining) ? x : undefined;
+      const done = !x.some((g) => g.spec.draining || getCondition(g.status?.conditions, REPLACEMENT_READY));
+      return x.length === 2 && done ? x : undefined;
     });
     assert.deepEqual(nodesOf(l), nodesOf(before), 'back to the instances before the drain');
     const v = l.find((g) => g.spec.nodeName === victim.spec.nodeName)!;
