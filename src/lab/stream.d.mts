@@ -24,6 +24,7 @@ export interface PacerMark {
   stalls: number;
   stalledMs: number;
   sent: number;
+  resent: number;
 }
 export class Pacer {
   constructor(startMs: number, gapMs: number);
@@ -33,15 +34,30 @@ export class Pacer {
   readonly next: number;
   readonly stalls: number;
   readonly stalledMs: number;
+  /** Packets sent again because their write came more than an interval after their stamp. */
+  readonly resent: number;
   readonly log: readonly Stall[];
+  /** The sender runs at `nowMs`: the stall that ends here, if the silence since was one. */
+  seen(nowMs: number): Stall | null;
   tick(nowMs: number): {
     from: number;
     to: number;
     stall: Stall | null;
     stamp: Omit<Packet, 'seq'>;
   };
+  stamp(nowMs: number): Omit<Packet, 'seq'>;
+  /** A packet stamped at `stampMs` was written by `nowMs`: the stamp to send it again with, or null. */
+  wrote(stampMs: number, nowMs: number): Omit<Packet, 'seq'> | null;
   mark(): PacerMark;
-  since(mark: PacerMark): { sent: number; stalls: number; stalledMs: number; latest: Stall[] };
+  since(mark: PacerMark): SendingReport;
+}
+/** The sender's own figures since a mark, as a report answers them. */
+export interface SendingReport {
+  sent: number;
+  resent: number;
+  stalls: number;
+  stalledMs: number;
+  latest: Stall[];
 }
 
 export interface SourceReport {

@@ -36,6 +36,36 @@ function send(gapMs: number, steps: readonly number[]): { pacer: Pacer; ticks: T
   return { pacer, ticks, packets: ticks.flatMap((t) => t.packets) };
 }
 
+interface Write {
+  p: Packet;
+  /** When the packet was written, and its send callback ran. */
+  at: number;
+  copy: boolean;
+}
+
+/**
+ * Like send(), but each tick's packets are written, and their send callbacks run, at a point
+ * `late[k]` of the way from that tick to the next (1: the sender was stopped between the stamps and
+ * the writes until the next tick). What traffic.mjs does in the callback: a packet written more than
+ * an interval after its stamp goes again, stamped then (Pacer.wrote).
+ */
+function sendWritten(gapMs: number, steps: readonly number[], late: readonly number[]) {
+  let at = 1000;
+  const times = [0, ...steps].map((s) => (at += s));
+  const pacer = new Pacer(times[0]!, gapMs);
+  const writes: Write[] = [];
+  times.forEach((t, k) => {
+    const { from, to, stamp } = pacer.tick(t);
+    const w = t + (late[k % late.length] ?? 0) * ((times[k + 1] ?? t) - t);
+    for (let seq = from; seq < to; seq++) writes.push({ p: { seq, ...stamp }, at: w, copy: false });
+    for (let seq = from; seq < to; seq++) {
+      const again = pacer.wrote(stamp.sentMs, w);
+      if (again) writes.push({ p: { seq, ...again }, at: w, copy: true });
+    }
+  });
+  return { pacer, writes };
+}
+
 /** Tick spacing: mostly on time or a little late, one time in `oneIn` a stall of up to 400 ms. */
 const steps = (gapMs: number, oneIn = 9) =>
   fc.array(
@@ -132,6 +162,7 @@ describe('Pacer', () => {
     p.tick(330); // a 27 ms GC pause
     assert.deepEqual(p.since(m), {
       sent: 4,
+      resent: 0,
       stalls: 2,
       stalledMs: 327,
       latest: [
@@ -158,6 +189,36 @@ function reference(received: readonly Packet[], gapMs: number) {
   }
   return { lost, windows, longest, received: seen.length };
 }
+
+describe('Pacer: a packet written late', () => {
+  test('goes again stamped at its write; a stop before the write is one stall, and no burst follows', () => {
+    const p = new Pacer(0, 1);
+    for (let t = 0; t <= 10; t++) p.tick(t);
+    const m = p.mark();
+    const on = p.tick(11);
+    // Its callback at once: no copy.
+    assert.equal(p.wrote(on.stamp.sentMs, 11.05), null);
+    // Stamped at 12, then SIGSTOPped until 312: the write and its callback come after.
+    const stopped = p.tick(12);
+    assert.deepEqual(p.wrote(stopped.stamp.sentMs, 312), { sentMs: 312, stalls: 1, stalledMs: 300 });
+    assert.deepEqual(p.log.at(-1), { atMs: 12, ms: 300 });
+    // The next tick records no second stall and sends what fell due since 312, not the 300 owed.
+    const next = p.tick(313);
+    assert.equal(next.stall, null);
+    assert.deepEqual([next.from, next.to], [stopped.to, stopped.to + 2]);
+    // Written 5 ms late (more than an interval, less than a stall): a copy, and no stall.
+    const slow = p.tick(314);
+    assert.deepEqual(p.wrote(slow.stamp.sentMs, 319), { sentMs: 319, stalls: 1, stalledMs: 300 });
+    assert.equal(p.wrote(319, 320), null);
+    assert.deepEqual(p.since(m), {
+      sent: slow.to - on.from,
+      resent: 2,
+      stalls: 1,
+      stalledMs: 300,
+      latest: [{ atMs: 12, ms: 300 }],
+    });
+  });
+});
 
 describe('GapTrack', () => {
   test('whatever the order of arrival and duplicates, the windows are those of the set received', () => {
@@ -258,6 +319,140 @@ describe('GapTrack', () => {
     assert.equal(r.lossWindowMs, 320);
     assert.equal(r.windowSenderStalledMs, 301);
     assert.equal(r.senderStalls, 1);
+  });
+
+  test('copies of a number: a window ends at the one stamped latest and begins at the one stamped earliest, in any order', () => {
+    const pk = (seq: number, sentMs: number, stalledMs = 0): Packet => ({
+      seq,
+      sentMs,
+      stalls: stalledMs ? 1 : 0,
+      stalledMs,
+    });
+    // 0-9 arrive; 10-19 are lost; 20, stamped at 20, is written after a 300 ms stop and arrives
+    // with its copy stamped at 320; 9 has a copy too (stamped 15, a slow write, no stall).
+    const before = Array.from({ length: 10 }, (_, k) => pk(k, k));
+    const extra = [pk(9, 15), pk(20, 20), pk(20, 320, 300), pk(21, 321, 300)];
+    const orders = [
+      extra,
+      [extra[2]!, extra[0]!, extra[1]!, extra[3]!],
+      [extra[1]!, extra[3]!, extra[2]!, extra[0]!],
+    ];
+    for (const order of orders) {
+      const t = new GapTrack();
+      for (const p of before) t.add(p);
+      const kinds = order.map((p) => t.add(p));
+      // The copies and the reordered originals are duplicates; the rest is new.
+      assert.equal(kinds.filter((k) => k === 'duplicate').length, 2, JSON.stringify(order));
+      const r = t.report(null, 321, 1);
+      assert.deepEqual(
+        [r.windows, r.lost, r.lossWindowMs, r.windowSenderStalledMs, r.windowSentMs],
+        [1, 10, 310, 300, [9, 320]],
+        JSON.stringify(order),
+      );
+      // A network duplicate (the same stamp) changes nothing.
+      assert.equal(t.add(pk(20, 320, 300)), 'duplicate');
+      assert.equal(t.report(null, 321, 1).lossWindowMs, 310);
+    }
+  });
+
+  test('a copy of a packet alone between two runs of losses: the window before ends late, the one after begins early', () => {
+    const t = new GapTrack();
+    for (let k = 0; k <= 5; k++) t.add({ seq: k, sentMs: k, stalls: 0, stalledMs: 0 });
+    // 6-9 lost; 10 written after a 30 ms stop; 11-14 lost; 15 on time after the stop.
+    t.add({ seq: 10, sentMs: 10, stalls: 0, stalledMs: 0 });
+    t.add({ seq: 15, sentMs: 45, stalls: 1, stalledMs: 30 });
+    t.add({ seq: 10, sentMs: 40, stalls: 1, stalledMs: 30 });
+    assert.deepEqual(
+      t.gaps.map((g) => [g.after.sentMs, g.before.sentMs]),
+      [
+        [5, 40],
+        [10, 45],
+      ],
+    );
+    const r = t.report(null, 45, 1);
+    assert.deepEqual([r.windows, r.lost, r.lossWindowMs, r.windowSenderStalledMs], [2, 8, 34, 30]);
+  });
+
+  test('a sender stopped between a stamp and its write, through a cut: the copy makes the window span the cut and name the stop', () => {
+    // 1,000 pps. The path is down from 1000 to 1200 (by write time). The packet stamped at 1050 is
+    // written only at 1350, after a 300 ms stop; the sender then ticks on. Without the copy the
+    // window ended at that packet's stamp: 50 ms, no stall (seen in a CI run: 52.5 ms for a cut of
+    // about 170 ms).
+    const pacer = new Pacer(0, 1);
+    const withCopies = new GapTrack();
+    const originalsOnly = new GapTrack();
+    const down = (w: number) => w >= 1000 && w < 1200;
+    for (const t of [...Array.from({ length: 1051 }, (_, k) => k), 1351, 1352]) {
+      const { from, to, stamp } = pacer.tick(t);
+      const w = t === 1050 ? 1350 : t;
+      for (let seq = from; seq < to; seq++) {
+        if (down(w)) continue;
+        withCopies.add({ seq, ...stamp });
+        originalsOnly.add({ seq, ...stamp });
+        const again = pacer.wrote(stamp.sentMs, w);
+        if (again) withCopies.add({ seq, ...again });
+      }
+    }
+    const old = originalsOnly.report(null, 1352, 1);
+    assert.deepEqual([old.lossWindowMs, old.windowSenderStalledMs], [50, 0]);
+    const r = withCopies.report(null, 1352, 1);
+    assert.deepEqual(
+      [r.windows, r.lost, r.lossWindowMs, r.windowSenderStalledMs, r.windowSentMs],
+      [1, 50, 350, 300, [999, 1350]],
+    );
+    assert.deepEqual(pacer.log, [{ atMs: 1050, ms: 300 }]);
+  });
+
+  test('a path down from A to B, packets written late: the window still spans it and names a stop before the write that closes it', () => {
+    // How late each tick's writes come, as a share of the time to the next tick.
+    const late = fc.array(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.constant(0) },
+        { weight: 2, arbitrary: fc.integer({ min: 0, max: 100 }).map((k) => k / 100) },
+        { weight: 2, arbitrary: fc.constant(1) },
+      ),
+      { minLength: 1, maxLength: 50 },
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 2).chain((g) => steps(g, 20).map((s) => [g, s] as const)),
+        late,
+        fc.integer({ min: 0, max: 1000 }),
+        fc.integer({ min: 1, max: 2000 }),
+        ([gapMs, s], lateness, startPerMille, lengthTenths) => {
+          const { writes } = sendWritten(gapMs, s, lateness);
+          const A = 1000 + (writes.at(-1)!.at - 1000) * (startPerMille / 1000);
+          const B = A + lengthTenths / 10;
+          const t = new GapTrack();
+          const lost = new Set<number>();
+          for (const w of writes) {
+            if (w.at >= A && w.at < B) lost.add(w.p.seq);
+            else t.add(w.p);
+          }
+          const r = t.report(null, writes.at(-1)!.p.sentMs, gapMs);
+          const closed = writes.some((w) => w.at < A) && writes.at(-1)!.at >= B;
+          if (!lost.size || !closed) {
+            assert.equal(r.windows, 0);
+            return;
+          }
+          assert.equal(r.windows, 1);
+          assert.equal(r.lost, lost.size);
+          // The number that closes the window: its first write is at or after B. Unless it went
+          // again, its stamp may be up to one interval before its write.
+          const ys = writes.filter((w) => w.p.seq === Math.max(...lost) + 1);
+          const delay = ys.some((w) => w.copy) ? 0 : ys[0]!.at - ys[0]!.p.sentMs;
+          assert.ok(delay <= gapMs, `a write ${delay} ms after its stamp went once only`);
+          assert.ok(
+            r.lossWindowMs > B - A - gapMs - delay - 0.051,
+            `window ${r.lossWindowMs} < ${B - A} - ${gapMs} - ${delay}`,
+          );
+          // A stop between that number's stamp and its write is a stall within the window.
+          const stop = ys[0]!.at - ys[0]!.p.sentMs;
+          if (stop > stallThresholdMs(gapMs))
+            assert.ok(r.windowSenderStalledMs! >= stop - 0.051, `stall ${r.windowSenderStalledMs} < ${stop}`);
+        },
+      ),
+    );
   });
 
   test('a stream still cut is a window open since the latest packet was sent', () => {
