@@ -80,7 +80,12 @@ build_kubernetes() {
   log "kubernetes $K8S_VERSION: resolving modules"
   cd "$WORK/kubernetes"
   local staging="v0${K8S_VERSION#v1}"
-  go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+  # -json puts a failure's reason on stdout, as an "Error" field.
+  local fetched
+  if ! fetched="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION")"; then
+    log "error: could not download k8s.io/kubernetes@$K8S_VERSION: $(printf '%s\n' "$fetched" | sed -n 's/^\s*"Error": "\(.*\)",\?$/\1/p')"
+    exit 1
+  fi
   local dl modfile
   dl="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v"
   modfile="$dl/$K8S_VERSION.mod"

@@ -121,6 +121,12 @@ cleanup() {
   if ((${#tmp_files[@]})); then rm -rf "${tmp_files[@]}"; fi
 }
 trap cleanup EXIT
+# Stopped by a signal (an interrupt, which build-all.sh passes on to the whole build), bash would
+# skip the EXIT trap and leave the working container and the temporary files behind. HUP too: when
+# writing its tarball fails, mmdebstrap sends it to its whole process group, this script included.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 make_base() {
   install_for mmdebstrap:mmdebstrap
@@ -148,7 +154,9 @@ make_base() {
     "$SUITE" "$tar" \
     "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main"
   local nodejs
-  nodejs="$(tar -xOf "$tar" ./var/lib/dpkg/status | awk '/^Package: /{p=($2=="nodejs")} p&&/^Version: /{print $2; exit}')"
+  # awk reads to the end: were it to stop at the match, tar could die of SIGPIPE, and pipefail
+  # would fail the build (it did, once, under load).
+  nodejs="$(tar -xOf "$tar" ./var/lib/dpkg/status | awk '/^Package: /{p=($2=="nodejs")} p&&/^Version: /{v=$2} END{print v}')"
   [[ -n $nodejs ]] || die "the Debian $SUITE root has no nodejs package"
   local major="${nodejs%%.*}"
   major="${major#*:}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what mcgw needs on a fresh Debian machine and builds the cached control-plane binaries.
+# Installs what mcgw needs on a fresh Debian machine and builds the cached control-plane binaries,
+# helm and the container images (scripts/build-all.sh runs the three builds in parallel).
 # Safe to run repeatedly: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,7 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-bash scripts/build-control-plane.sh >/dev/null
-bash scripts/build-helm.sh >/dev/null
+# The control-plane binaries, helm and (as root) the container images, built side by side; each
+# is cached, so a re-run only checks. Arguments name a subset (e.g. `setup.sh build-control-plane`
+# for `npm run local`, which runs no image).
+bash scripts/build-all.sh "$@"

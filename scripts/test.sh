@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of mcgw on a fresh machine: installs what is missing (npm packages,
-# Debian packages), builds the Kubernetes control-plane binaries once (cached) and the container
-# images (scripts/build-images.sh), then runs lint, type checks and the whole test suite against
-# real kube-apiservers. The build (dist/) comes before the tests, so the mcgw processes they start
-# run compiled code: quicker to start, less memory.
+# Debian packages), builds the Kubernetes control-plane binaries, helm and the container images
+# (scripts/setup.sh → build-all.sh: the three in parallel, each cached), then runs lint, type
+# checks and the whole test suite against real kube-apiservers. The build (dist/) comes before the
+# tests, so the mcgw processes they start run compiled code: quicker to start, less memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,9 +14,5 @@ echo "== type check"
 npx tsc -p tsconfig.json
 echo "== build"
 node scripts/build.mjs
-# The container images (bases cached; the first run on a machine takes several minutes), built
-# before the tests so that this does not compete with them for the CPU.
-echo "== images"
-bash scripts/build-images.sh >/dev/null
 echo "== tests"
 exec node scripts/run-tests.mjs "$@"
