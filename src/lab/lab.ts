@@ -6,7 +6,7 @@
 // the node lifecycle controller's NotReady after its grace period (40 s by default), and the CNI's
 // routes between a cluster's Nodes.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +28,10 @@ import { relay } from './netns-relay.mjs';
 import { buildUnderlay } from './underlay.ts';
 import { removeNamespaceSync } from '../testing/netns.ts';
 import { createSimNode, setSimNodeStatus } from './simnodes.ts';
+import { lossByDirection } from './loss.ts';
+import { cgroupsWithPrefix, removeCgroups } from './kubenode/cgroups.ts';
+import type { DirectionLoss } from './loss.ts';
+import type { Testbed, TestbedConfig, TrafficAnswer } from './testbed.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MCGW = join(REPO, 'bin', 'mcgw.js');
@@ -37,7 +41,7 @@ const AGENT_HEALTH = '127.0.0.1:9765';
 const API = `/apis/${GROUP}/${VERSION}`;
 export const POLICY_NAME = 'default';
 
-export interface LabConfig extends LabOptions {
+export interface LabConfig extends LabOptions, TestbedConfig {
   /** Everything the lab writes goes here (control planes, logs, sockets, state files). */
   dir: string;
   /** Network namespace names start with this; `mcgw lab down` removes every one of them. */
@@ -57,6 +61,11 @@ export interface LabConfig extends LabOptions {
   progress?: (msg: string) => void;
   /** Leave everything running when building fails, for a look at it (`mcgw lab down` removes it). */
   keepOnFailure?: boolean;
+  /**
+   * sim: Nodes are namespaces with mcgw's processes started by the lab and a simulated kubelet;
+   * real: kubelet Nodes with mcgw installed by helm from its image (src/lab/kubenode/lab.ts).
+   */
+  nodes?: 'sim' | 'real';
 }
 
 export const DEFAULT_LAB_CONFIG = {
@@ -98,7 +107,7 @@ function portOf(cp: ControlPlane): number {
   return Number(new URL(cp.server).port);
 }
 
-export class Lab {
+export class Lab implements Testbed {
   readonly plan: LabPlan;
   readonly procs: ProcessSet;
   leader!: ControlPlane;
@@ -555,16 +564,8 @@ export class Lab {
 
   /** Loss windows per direction ("a>b") since the mark `id`. */
   async lossSince(id: string): Promise<Record<string, DirectionLoss>> {
-    const answers = await this.trafficCommand('report', id);
-    const byIP = new Map(this.plan.clusters.map((c) => [c.podNode.podIP, c.id]));
-    const out: Record<string, DirectionLoss> = {};
-    for (const [to, a] of answers) {
-      for (const [ip, s] of Object.entries(a.sources ?? {})) {
-        const from = byIP.get(ip)!;
-        out[`${from}>${to}`] = { received: s.received, lost: s.lost, lossWindowMs: s.lossWindowMs };
-      }
-    }
-    return out;
+    const clusterOf = new Map(this.plan.clusters.map((c) => [c.podNode.podIP, c.id]));
+    return lossByDirection(await this.trafficCommand('report', id), clusterOf);
   }
 
   async trafficFlows(): Promise<boolean> {
@@ -602,10 +603,10 @@ export class Lab {
   }
 
   /** Unasked exits of agents and controllers so far (each was restarted a second later). */
-  crashes(): number {
+  crashes(): Promise<number> {
     let n = 0;
     for (const p of this.procs.procs.values()) n += p.crashes;
-    return n;
+    return Promise.resolve(n);
   }
 
   /** The identity holding a member's controller election Lease. */
@@ -646,6 +647,102 @@ export class Lab {
     });
   }
 
+  // --- what the scenarios do to it (Testbed) -------------------------------------------------------
+
+  controlPlanes(): ControlPlane[] {
+    return [this.leader, ...[...this.members.values()].map((m) => m.cp)];
+  }
+
+  nftSwitch(script: string): Promise<void> {
+    this.nft('sw', script);
+    return Promise.resolve();
+  }
+
+  /**
+   * The link goes first: that stops the Node's forwarding and its BFD packets at the same instant,
+   * as a power loss would. Killing the agent first silenced BFD some milliseconds before the
+   * datapath, so traffic lost less than the detection time and the trial read as below the minimum.
+   */
+  async powerOff(n: LabNode): Promise<void> {
+    this.setLink(n, false);
+    await this.agent(n).stop('SIGKILL');
+    this.setKubelet(n, false);
+  }
+
+  async powerOn(n: LabNode): Promise<void> {
+    this.setLink(n, true);
+    this.setKubelet(n, true);
+    await this.agent(n).start();
+  }
+
+  killAgent(n: LabNode): Promise<void> {
+    return this.agent(n).stop('SIGKILL');
+  }
+
+  agentStart(n: LabNode): Promise<void> {
+    return this.agent(n).start();
+  }
+
+  agentRunning(n: LabNode): boolean {
+    return this.agent(n).running;
+  }
+
+  agentLog(n: LabNode): string {
+    try {
+      return readFileSync(this.agent(n).logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async killElectedController(clusterID: string): Promise<() => Promise<void>> {
+    const c = this.member(clusterID).cluster;
+    const holder = await this.controllerLeader(c.id);
+    const ctl = [1, 2].map((r) => this.controller(c, r)).find((p) => p.spec.name === holder);
+    if (!ctl) throw new LabError(`no elected controller found in ${c.id} (holder ${holder})`);
+    await ctl.stop('SIGKILL');
+    return () => ctl.start();
+  }
+
+  async carrier(from: LabCluster, to: LabCluster): Promise<LabNode> {
+    const pod = from.podNode;
+    const route = JSON.parse(
+      this.exec(
+        pod,
+        'ip',
+        '-j',
+        'route',
+        'get',
+        to.podNode.podIP,
+        'from',
+        pod.podIP,
+        'ipproto',
+        'udp',
+        'sport',
+        String(TRAFFIC_PORT),
+        'dport',
+        String(TRAFFIC_PORT),
+      ),
+    ) as { gateway?: string }[];
+    const via = route[0]?.gateway;
+    if (!via) throw new LabError(`${pod.name} has no tunnel route to ${to.podNode.podIP}`);
+    return this.gatewayOwning(from, via);
+  }
+
+  /** The current Gateway of `c` whose Node holds the tunnel-inner address `inner`. */
+  async gatewayOwning(c: LabCluster, inner: string): Promise<LabNode> {
+    // Only current Gateways: a Node that just came back may still hold an old inner address.
+    const gateways = new Set((await this.gateways(c.id)).map((g) => g.spec.nodeName));
+    for (const n of c.nodes) {
+      if (!gateways.has(n.name) || !this.agentRunning(n)) continue;
+      const addrs = JSON.parse(this.exec(n, 'ip', '-j', 'addr', 'show')) as {
+        addr_info: { local: string }[];
+      }[];
+      if (addrs.some((l) => l.addr_info.some((a) => a.local === inner))) return n;
+    }
+    throw new LabError(`no Gateway of ${c.id} owns the inner address ${inner}`);
+  }
+
   // --- teardown -----------------------------------------------------------------------------------
 
   /** Stops every process, deletes every namespace and stops the control planes. */
@@ -657,18 +754,6 @@ export class Lab {
     for (const m of this.members.values()) await m.relay.close();
     await Promise.all([this.leader, ...[...this.members.values()].map((m) => m.cp)].map((cp) => cp?.stop()));
   }
-}
-
-export interface TrafficAnswer {
-  id: string;
-  gapMs: number;
-  sources?: Record<string, { received: number; lost: number; lossWindowMs: number }>;
-}
-
-export interface DirectionLoss {
-  received: number;
-  lost: number;
-  lossWindowMs: number;
 }
 
 /** Deletes every namespace whose name starts with the prefix, killing what runs inside first. */
@@ -692,9 +777,13 @@ export function sweepLab(
 ): {
   processes: number;
   namespaces: string[];
+  cgroups: string[];
 } {
   const processes = killLabProcesses(dir);
   const namespaces = removeNamespaces(nsPrefix);
+  // Kubelet Nodes' cgroups are named after their namespaces; empty once their processes are gone.
+  const cgroups = cgroupsWithPrefix(nsPrefix);
+  for (const c of cgroups) removeCgroups(c);
   if (!opts.keepFiles) rmSync(dir, { recursive: true, force: true });
-  return { processes, namespaces };
+  return { processes, namespaces, cgroups };
 }

@@ -2,16 +2,13 @@
 // member a to member b, break it (or break something around it), and measure per direction how long
 // the stream was lost, how long until the control plane had the desired Gateways again, and how many
 // Gateways were declared down that were not broken (false failovers, from the agents' logs).
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DRAINING_LABEL } from '../api/group.ts';
-import { TRAFFIC_PORT } from './plan.ts';
 import type { LabCluster, LabNode } from './plan.ts';
-import type { Lab } from './lab.ts';
 import { LabError } from './lab.ts';
-import { lossByDirection } from './loss.ts';
 import type { DirectionLoss } from './loss.ts';
+import type { Testbed as Lab } from './testbed.ts';
 import { summarize, withBaseline } from './report.ts';
 import type { ScenarioReport } from './report.ts';
 import { bfdDetectionFloorMs, invalidReasons } from './validity.ts';
@@ -48,23 +45,10 @@ export interface TrialContext {
   say(msg: string): void;
 }
 
-/**
- * A Gateway Node dies: its link goes down, its agent is killed and its kubelet stops posting. The
- * link goes first: that stops the Node's forwarding and its BFD packets at the same instant, as a
- * power loss would. Killing the agent first silenced BFD some milliseconds before the datapath, so
- * traffic lost less than the detection time and the trial read as below the physical minimum.
- */
+/** A Gateway Node dies (see Testbed.powerOff: the link goes first, as a power loss would). */
 async function nodeDeath(lab: Lab, victim: LabNode): Promise<Repair> {
-  lab.setLink(victim, false);
-  await lab.agent(victim).stop('SIGKILL');
-  lab.setKubelet(victim, false);
-  return {
-    victim: async () => {
-      lab.setLink(victim, true);
-      lab.setKubelet(victim, true);
-      await lab.agent(victim).start();
-    },
-  };
+  await lab.powerOff(victim);
+  return { victim: () => lab.powerOn(victim) };
 }
 
 /** Drops the tunnel's UDP between the victim and the other cluster's Gateways, one way or both. */
@@ -78,8 +62,7 @@ async function cutTunnel(lab: Lab, victim: LabNode, both: boolean): Promise<Repa
   const port = `p-${victim.label}`;
   const rules = [`iifname "${port}" ip daddr ${set} udp dport 4789 drop`];
   if (both) rules.push(`oifname "${port}" ip saddr ${set} udp dport 4789 drop`);
-  lab.nft(
-    'sw',
+  await lab.nftSwitch(
     [
       'table bridge mcgwlab {',
       '  chain cut {',
@@ -91,7 +74,7 @@ async function cutTunnel(lab: Lab, victim: LabNode, both: boolean): Promise<Repa
   );
   return {
     victim: async () => {
-      lab.nft('sw', 'delete table bridge mcgwlab');
+      await lab.nftSwitch('delete table bridge mcgwlab');
     },
   };
 }
@@ -124,8 +107,8 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     replaced: true,
     cutsPath: false,
     async inject(lab, victim) {
-      await lab.agent(victim).stop('SIGKILL');
-      return { victim: () => lab.agent(victim).start() };
+      await lab.killAgent(victim);
+      return { victim: () => lab.agentStart(victim) };
     },
   },
   'gateway-death': {
@@ -156,7 +139,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     replaced: true,
     cutsPath: true,
     async inject(lab, victim, t) {
-      const cps = [...lab.members.values()].map((m) => m.cp);
+      const cps = lab.plan.clusters.map((c) => lab.member(c.id).cp);
       await Promise.all(cps.map((cp) => cp.killApiserver('SIGKILL')));
       t.say('member apiservers stopped');
       const repair = await nodeDeath(lab, victim);
@@ -173,7 +156,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     replaced: true,
     cutsPath: true,
     async inject(lab, victim, t) {
-      const cps = [lab.leader, ...[...lab.members.values()].map((m) => m.cp)];
+      const cps = lab.controlPlanes();
       await Promise.all(cps.map((cp) => cp.killApiserver('SIGKILL')));
       t.say('every apiserver stopped');
       const repair = await nodeDeath(lab, victim);
@@ -201,15 +184,11 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     replaced: true,
     cutsPath: true,
     async inject(lab, victim) {
-      const c = lab.plan.clusters.find((x) => x.id === victim.cluster)!;
-      const leaderName = await lab.controllerLeader(c.id);
-      const ctl = [1, 2].map((r) => lab.controller(c, r)).find((p) => p.spec.name === leaderName);
-      if (!ctl) throw new LabError(`no elected controller found in ${c.id} (holder ${leaderName})`);
       const repair = await nodeDeath(lab, victim);
-      await ctl.stop('SIGKILL');
+      const restart = await lab.killElectedController(victim.cluster);
       return {
         victim: async () => {
-          await ctl.start();
+          await restart();
           await repair.victim();
         },
       };
@@ -262,52 +241,11 @@ export interface TrialResult {
   crashes: number;
 }
 
-/** The Node of `from` whose Gateway carries the test flow to `to`, read from the kernel's choice. */
-export async function carrier(lab: Lab, from: LabCluster, to: LabCluster): Promise<LabNode> {
-  const pod = from.podNode;
-  const route = JSON.parse(
-    lab.exec(
-      pod,
-      'ip',
-      '-j',
-      'route',
-      'get',
-      to.podNode.podIP,
-      'from',
-      pod.podIP,
-      'ipproto',
-      'udp',
-      'sport',
-      String(TRAFFIC_PORT),
-      'dport',
-      String(TRAFFIC_PORT),
-    ),
-  ) as { gateway?: string }[];
-  const via = route[0]?.gateway;
-  if (!via) throw new LabError(`${pod.name} has no tunnel route to ${to.podNode.podIP}`);
-  // Only current Gateways: a Node that just came back may still hold an old inner address.
-  const gateways = new Set((await lab.gateways(from.id)).map((g) => g.spec.nodeName));
-  for (const n of from.nodes) {
-    if (!gateways.has(n.name) || !lab.agent(n).running) continue;
-    const addrs = JSON.parse(lab.exec(n, 'ip', '-j', 'addr', 'show')) as {
-      addr_info: { local: string }[];
-    }[];
-    if (addrs.some((l) => l.addr_info.some((a) => a.local === via))) return n;
-  }
-  throw new LabError(`no Gateway of ${from.id} owns the inner address ${via}`);
-}
-
 /** "peer down" lines the agents logged at or after `since` (epoch ms), by peer node. */
 function peerDowns(lab: Lab, since: number): { agent: string; peer: string }[] {
   const out: { agent: string; peer: string }[] = [];
   for (const n of lab.nodes) {
-    let text = '';
-    try {
-      text = readFileSync(lab.agent(n).logPath, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
+    for (const line of lab.agentLog(n).split('\n')) {
       if (!line.includes('"peer down"')) continue;
       try {
         const j = JSON.parse(line) as { ts: string; peer: string };
@@ -342,7 +280,7 @@ export async function steady(lab: Lab, timeoutMs = 120_000): Promise<void> {
       if ((p.status?.gateways ?? []).length !== lab.cfg.desired) return false;
     }
     for (const n of lab.nodes) {
-      if (!lab.agent(n).running) continue;
+      if (!lab.agentRunning(n)) continue;
       if (sessionsNotUp(await lab.agentMetrics(n)) > 0) return false;
     }
     return lab.trafficFlows();
@@ -359,9 +297,9 @@ export async function runTrial(
   if (!def) throw new LabError(`no scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   await steady(lab);
   const [a, b] = lab.plan.clusters as [LabCluster, LabCluster];
-  const victim = def.breaksGateway ? await carrier(lab, a, b) : undefined;
+  const victim = def.breaksGateway ? await lab.carrier(a, b) : undefined;
   const mark = `${name}-${trial}-${Date.now()}`;
-  const crashesBefore = lab.crashes();
+  const crashesBefore = await lab.crashes();
   await lab.trafficCommand('mark', mark);
   await sleep(300);
   const t0 = Date.now();
@@ -371,7 +309,7 @@ export async function runTrial(
   if (repair.controlPlane) {
     // The data plane is judged while the control plane is away; then the control plane returns.
     await sleep(3_000);
-    loss = await lossSince(lab, mark);
+    loss = await lab.lossSince(mark);
     await repair.controlPlane();
   }
   let restore: number | null = null;
@@ -391,7 +329,7 @@ export async function runTrial(
   }
   // Let the stream run on past the failover before reading the receivers.
   if (victim) await sleep(Math.max(0, 2_000 - (Date.now() - t0)) + 1_000);
-  loss ??= await lossSince(lab, mark);
+  loss ??= await lab.lossSince(mark);
   // What the victim itself saw go down (a cut tunnel) is part of the break, not a false failover.
   const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name && d.agent !== victim?.name);
   await repair.victim();
@@ -417,14 +355,8 @@ export async function runTrial(
     invalid: invalidReasons(loss, floor),
     controlPlaneRestoreMs: restore,
     falseFailovers: new Set(downs.map((d) => d.peer)).size,
-    crashes: lab.crashes() - crashesBefore,
+    crashes: (await lab.crashes()) - crashesBefore,
   };
-}
-
-/** Loss per direction since the traffic mark `mark`, from every endpoint's report. */
-async function lossSince(lab: Lab, mark: string): Promise<Record<string, DirectionLoss>> {
-  const clusterOf = new Map(lab.plan.clusters.map((c) => [c.podNode.podIP, c.id]));
-  return lossByDirection(await lab.trafficCommand('report', mark), clusterOf);
 }
 
 /** Scenarios the control-plane-only baseline is measured for (where a control plane can act). */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Lab } from './lab.ts';
 import type { LabConfig } from './lab.ts';
 import { runScenario, SCENARIOS } from './scenarios.ts';
+import type { Testbed } from './testbed.ts';
 
 export const socketPath = (dir: string): string => join(dir, 'lab.sock');
 export const progressPath = (dir: string): string => join(dir, 'progress.log');
@@ -29,7 +30,7 @@ export interface LabSnapshot {
   busy: string | null;
 }
 
-async function snapshot(lab: Lab, last: { at: number }, busy: string | null): Promise<LabSnapshot> {
+async function snapshot(lab: Testbed, last: { at: number }, busy: string | null): Promise<LabSnapshot> {
   const clusters = await Promise.all(
     lab.plan.clusters.map(async (c) => {
       const m = lab.member(c.id);
@@ -52,7 +53,7 @@ async function snapshot(lab: Lab, last: { at: number }, busy: string | null): Pr
   const agents = await Promise.all(
     lab.nodes.map(async (n) => {
       const bfd: Record<string, number> = {};
-      const running = lab.agent(n).running;
+      const running = lab.agentRunning(n);
       if (running) {
         const text = await lab.agentMetrics(n).catch(() => '');
         for (const m of text.matchAll(/^mcgw_agent_bfd_sessions\{state="(\w+)"\} (\d+)/gm))
@@ -93,9 +94,12 @@ export async function serve(cfg: LabConfig): Promise<void> {
   const say = (msg: string) => appendFileSync(progress, `${msg}\n`);
   rmSync(progress, { force: true });
   writeFileSync(pidPath(cfg.dir), String(process.pid));
-  let lab: Lab;
+  let lab: Testbed;
   try {
-    lab = await Lab.up({ ...cfg, progress: say });
+    if (cfg.nodes === 'real') {
+      const { NodeLab } = await import('./kubenode/lab.ts');
+      lab = await NodeLab.up({ ...cfg, progress: say });
+    } else lab = await Lab.up({ ...cfg, progress: say });
   } catch (err) {
     say(`${FAILED_PREFIX}${(err as Error).message}`);
     throw err;
