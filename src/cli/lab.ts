@@ -39,7 +39,10 @@ up flags:
   --bfd-tx-ms N          BFD interval (default 50)
   --bfd-mult N           BFD detect multiplier (default 3)
   --rate N               test packets per second per direction (default 1000)
-  --node-grace-seconds N a silent Node turns NotReady after N s (default 40, as Kubernetes)
+  --nodes sim|real       sim (default): Nodes are namespaces running mcgw's processes, kubelets
+                         simulated; real: kubelet Nodes (containerd, CNI) with mcgw installed by
+                         helm from its image, NotReady from the real kube-controller-manager
+  --node-grace-seconds N sim: a silent Node turns NotReady after N s (default 40, as Kubernetes)
   --watch                stay and refresh the table after building
 
 run flags:
@@ -242,7 +245,8 @@ async function down(dir: string, nsPrefix: string): Promise<number> {
   }
   const r = sweepLab(dir, nsPrefix);
   process.stdout.write(
-    `lab removed: ${r.namespaces.length} leftover namespace(s), ${r.processes} leftover process(es), ${dir}\n`,
+    `lab removed: ${r.namespaces.length} leftover namespace(s), ${r.processes} leftover process(es), ` +
+      `${r.cgroups.length} leftover cgroup(s), ${dir}\n`,
   );
   return 0;
 }
@@ -260,6 +264,7 @@ export async function run(argv: string[]): Promise<number> {
     'bfd-mult': { type: 'string' },
     rate: { type: 'string' },
     'node-grace-seconds': { type: 'string' },
+    nodes: { type: 'string', default: 'sim' },
     watch: { type: 'boolean', default: false },
     trials: { type: 'string' },
     'baseline-trials': { type: 'string' },
@@ -285,6 +290,8 @@ export async function run(argv: string[]): Promise<number> {
     case 'up': {
       if (!(MODES as readonly string[]).includes(values.mode!))
         throw new UsageError(`mcgw lab: --mode must be ${MODES.join(' or ')}, got "${values.mode}"`);
+      if (values.nodes !== 'sim' && values.nodes !== 'real')
+        throw new UsageError(`mcgw lab: --nodes must be sim or real, got "${values.nodes}"`);
       if (process.getuid?.() !== 0) throw new UsageError('mcgw lab up: needs root (network namespaces)');
       const cfg: LabConfig = {
         ...DEFAULT_LAB_OPTIONS,
@@ -292,6 +299,7 @@ export async function run(argv: string[]): Promise<number> {
         dir,
         nsPrefix,
         mode: values.mode as Mode,
+        nodes: values.nodes,
         members: int('members', values.members, 2, 8) ?? DEFAULT_LAB_OPTIONS.members,
         candidates: int('candidates', values.candidates, 1, 7) ?? DEFAULT_LAB_OPTIONS.candidates,
         workers: int('workers', values.workers, 1, 7) ?? DEFAULT_LAB_OPTIONS.workers,

@@ -61,12 +61,24 @@ export function cgroupsWithPrefix(prefix: string): string[] {
 /**
  * Creates the cgroup `name` in every hierarchy: kubelet refuses a cgroupRoot that is missing in any
  * of them. A new v1 cpuset starts with no CPUs and no memory nodes, where no task may run, so it
- * gets its parent's.
+ * gets its parent's. `cpuShares` (v1 cpu.shares; cpu.weight on v2, converted as systemd and runc
+ * do) sets the whole Node's CPU weight against the machine's other processes.
  */
-export function createCgroups(name: string): void {
+export function createCgroups(name: string, cpuShares?: number): void {
   for (const h of hierarchies()) {
     const dir = join(h, name);
     mkdirSync(dir, { recursive: true });
+    if (cpuShares !== undefined) {
+      const v2 = h === CGROUP_FS;
+      const [file, value] = v2
+        ? ['cpu.weight', Math.round(1 + ((cpuShares - 2) * 9999) / 262142)]
+        : ['cpu.shares', cpuShares];
+      try {
+        writeFileSync(join(dir, file), String(value));
+      } catch {
+        // not the cpu hierarchy
+      }
+    }
     for (const f of ['cpuset.cpus', 'cpuset.mems']) {
       try {
         if (readFileSync(join(dir, f), 'utf8').trim() === '')

@@ -59,6 +59,8 @@ export interface KubeClusterSpec {
   /** Cgroup names are this prefix + the Node's namespace name: unique per lab, found by `lab down`. */
   cgroupPrefix?: string;
   cniBinDir?: string;
+  /** Each Node's CPU weight (KubeNodeFiles.cpuShares). */
+  cpuShares?: number;
 }
 
 /**
@@ -71,6 +73,8 @@ function ip(args: string[], input?: string): Promise<void> {
       if (err) reject(new KubeNodeError(`ip ${args.join(' ')}: ${stderr.trim() || err.message}`));
       else resolve();
     });
+    // A child that exits before reading its input (a failed command) must not crash the lab.
+    child.stdin?.on('error', () => {});
     if (input !== undefined) child.stdin?.end(input);
   });
 }
@@ -152,6 +156,7 @@ export class KubeCluster {
       clientCert: cert.cert,
       clientKey: cert.key,
       cgroupRoot: `/${this.spec.cgroupPrefix ?? ''}${n.netns}`,
+      ...(this.spec.cpuShares ? { cpuShares: this.spec.cpuShares } : {}),
       sandboxImage: this.spec.sandboxImage,
       labels: n.labels,
       kubelet: this.spec.kubelet,
@@ -167,6 +172,18 @@ export class KubeCluster {
     // DNAT, the kernel must find a route. The API host stands in for the cluster's router.
     await ip(['-n', n.netns, 'route', 'replace', this.spec.serviceCIDR, 'via', this.spec.advertiseAddress]);
     await node.importImages(this.spec.images);
+  }
+
+  /**
+   * Starts a powered-off Node again (its containerd keeps the images and its kubelet the pods it
+   * had), with the routes its link lost when it went down.
+   */
+  async powerOn(name: string): Promise<void> {
+    const n = this.spec.nodes.find((x) => x.name === name);
+    if (!n) throw new KubeNodeError(`no kubelet Node ${name}`);
+    await this.node(name).start();
+    await ip(['-n', n.netns, 'route', 'replace', this.spec.serviceCIDR, 'via', this.spec.advertiseAddress]);
+    await this.syncRoutes();
   }
 
   node(name: string): KubeNode {

@@ -30,6 +30,8 @@ export interface KubeClusterSetOptions {
   /** Extra values for the member chart (merged over the ones set here at the top level). */
   memberValues?: Record<string, unknown>;
   progress?: (msg: string) => void;
+  /** Each Node's CPU weight (KubeNodeFiles.cpuShares). */
+  cpuShares?: number;
 }
 
 export interface KubeMember {
@@ -45,6 +47,8 @@ export interface KubeMember {
 
 export class KubeClusterSet {
   readonly members: KubeMember[] = [];
+  /** When the first `helm install` began (epoch ms), to time how long mcgw takes to be ready. */
+  installStartedAt: number | undefined;
   private readonly namespaces: string[] = [];
   // What has started so far, so that a failure half way removes exactly that.
   private readonly started: { stop(): Promise<void> }[] = [];
@@ -139,6 +143,7 @@ export class KubeClusterSet {
           kubelet: bins.kubelet!,
           sandboxImage: images.pause.ref,
           images: [images.pause, images.mcgw],
+          ...(o.cpuShares ? { cpuShares: o.cpuShares } : {}),
         }),
       ),
     );
@@ -158,6 +163,7 @@ export class KubeClusterSet {
     const [repository, tag] = [imageBaseName(images.mcgw.ref), images.mcgw.ref.split(/:(?=[^:]+$)/)[1]];
     const image = { repository, tag, pullPolicy: 'Never' };
     const leader = this.members[0]!;
+    this.installStartedAt = Date.now();
     await this.install(leader, 'mcgw-leader', { image });
     const leaderClients = makeClients(leader.cp.kubeConfig());
     // Pods reach the leader's apiserver at its advertise address, not at the lab's loopback one.
@@ -201,6 +207,29 @@ export class KubeClusterSet {
     await helm(['install', chart, chartDir(chart), '--kubeconfig', m.cp.kubeconfigPath, '-f', file], {
       timeoutMs: 120_000,
     });
+  }
+
+  /**
+   * `helm upgrade` of a member's mcgw-member release with more values (over the ones it has), as an
+   * operator changes a setting; the DaemonSet and Deployment then roll.
+   */
+  async upgradeMember(id: string, values: object): Promise<void> {
+    const m = this.member(id);
+    const file = join(this.opts.dir, `values-upgrade-${m.id}.json`);
+    await writeFile(file, JSON.stringify(values));
+    await helm(
+      [
+        'upgrade',
+        'mcgw-member',
+        chartDir('mcgw-member'),
+        '--reuse-values',
+        '--kubeconfig',
+        m.cp.kubeconfigPath,
+        '-f',
+        file,
+      ],
+      { timeoutMs: 120_000 },
+    );
   }
 
   /** Powers every Node off and stops the control planes; removes the namespaces. */

@@ -28,6 +28,11 @@ export interface KubeNodeFiles {
   clientKey: string;
   /** Absolute cgroup path (in every hierarchy) under which kubelet puts the Node's pods. */
   cgroupRoot: string;
+  /**
+   * The Node's CPU weight (cgroup v1 cpu.shares of its cgroupRoot). The Nodes share this machine's
+   * cores with each other and with the control planes; a real Node has its own.
+   */
+  cpuShares?: number;
   /** The sandbox (pause) image reference, already imported. */
   sandboxImage: string;
   labels: Readonly<Record<string, string>>;

@@ -79,7 +79,7 @@ export class KubeNode {
           ]
         : []),
     ]);
-    createCgroups(this.cgroupName);
+    createCgroups(this.cgroupName, f.cpuShares);
     // nsenter, not `ip netns exec`: that one remounts /sys, and kubelet then finds no cgroup mounts.
     // unshare --kill-child: if unshare dies (we are killed), the Node's PID 1 and so the Node die too.
     this.init = spawnLogged(
