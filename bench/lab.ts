@@ -2,7 +2,11 @@
 // user runs it, and the report table written to the "ClusterSet lab" section of docs/BENCHMARKS.md.
 // Needs root. About 15 minutes per mode with the defaults (the soak is most of it).
 //   npm run bench:lab -- [--trials N] [--other-trials N] [--baseline-trials N] [--soak-seconds N]
-//                        [--modes ActiveStandby,ActiveActive] [--no-write]
+//                        [--modes ActiveStandby,ActiveActive] [--scenarios a,b] [--nodes sim|real]
+//                        [--no-write]
+// --nodes real runs the lab on kubelet Nodes (mcgw installed by helm from its image) and writes the
+// section "ClusterSet lab on kubelet Nodes", with the image size, the time from helm install to every
+// Gateway Ready, and the lab's memory and CPU.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -13,6 +17,10 @@ import { markdownTable } from '../src/lab/report.ts';
 import type { ScenarioReport } from '../src/lab/report.ts';
 import { SCENARIOS } from '../src/lab/scenarios.ts';
 import { writeSection } from './report.ts';
+import { findImages } from '../src/lab/images.ts';
+import { READY_AFTER_INSTALL } from '../src/lab/kubenode/lab.ts';
+import { labUsage } from '../src/lab/usage.ts';
+import type { LabUsage } from '../src/lab/usage.ts';
 
 const MCGW = fileURLToPath(new URL('../bin/mcgw.js', import.meta.url));
 const { values } = parseArgs({
@@ -22,6 +30,10 @@ const { values } = parseArgs({
     'baseline-trials': { type: 'string', default: '2' },
     'soak-seconds': { type: 'string', default: '600' },
     modes: { type: 'string', default: 'ActiveStandby,ActiveActive' },
+    scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
+    // The soak takes its whole length per mode; this limits it to some modes.
+    'soak-modes': { type: 'string', default: 'ActiveStandby,ActiveActive' },
+    nodes: { type: 'string', default: 'sim' },
     'no-write': { type: 'boolean', default: false },
     // Rebuild the table from the JSON reports a run left (e.g. after re-running one scenario by
     // hand with `mcgw lab run ... --json > <dir>/<mode>-<scenario>.json`). Reports from before the
@@ -32,6 +44,13 @@ const { values } = parseArgs({
 });
 
 const say = (s: string) => process.stderr.write(`# ${s}\n`);
+const real = values.nodes === 'real';
+if (!real && values.nodes !== 'sim') throw new Error(`--nodes must be sim or real, got ${values.nodes}`);
+const scenarios = values.scenarios!.split(',');
+for (const n of scenarios) if (!SCENARIOS[n]) throw new Error(`no scenario ${n}`);
+// What `mcgw lab --name bench` uses (src/cli/lab.ts).
+const LAB_DIR = join(tmpdir(), 'mcgw-lab-bench');
+const LAB_PREFIX = 'mcgwl-bench-';
 const lab = (...args: string[]) => {
   const r = spawnSync(process.execPath, [MCGW, 'lab', '--name', 'bench', ...args], {
     encoding: 'utf8',
@@ -42,16 +61,24 @@ const lab = (...args: string[]) => {
   return r.stdout;
 };
 
-const REPORTS = join(tmpdir(), 'mcgw-bench-lab');
+const REPORTS = join(tmpdir(), real ? 'mcgw-bench-lab-real' : 'mcgw-bench-lab');
 mkdirSync(REPORTS, { recursive: true });
 const reports: ScenarioReport[] = [];
 const began = new Date();
+/** Per mode: helm install → every Gateway Ready (real Nodes), and the idle lab's cost. */
+const setup: { mode: string; readyMs: number | null; usage: LabUsage }[] = [];
 for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
   say(`${mode}: mcgw lab up`);
   lab('down');
-  lab('up', '--mode', mode);
+  const upOut = lab('up', '--mode', mode, '--nodes', values.nodes!);
+  const ready = upOut.split('\n').find((l) => l.includes(READY_AFTER_INSTALL));
+  const readyS = ready ? Number(/([\d.]+) s$/.exec(ready)?.[1]) : NaN;
+  say(`${mode}: the lab's memory and CPU over 30 s, traffic flowing`);
+  const usage = await labUsage(LAB_DIR, LAB_PREFIX, 30_000);
+  setup.push({ mode, readyMs: Number.isFinite(readyS) ? readyS * 1000 : null, usage });
   try {
-    for (const name of Object.keys(SCENARIOS)) {
+    for (const name of scenarios) {
+      if (name === 'soak' && !values['soak-modes']!.split(',').includes(mode)) continue;
       const args =
         name === 'gateway-death'
           ? ['--trials', values.trials!, '--baseline-trials', values['baseline-trials']!]
@@ -73,7 +100,7 @@ for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
 
 if (values['from-reports'])
   for (const mode of values.modes!.split(','))
-    for (const name of Object.keys(SCENARIOS)) {
+    for (const name of scenarios) {
       const file = join(REPORTS, `${mode}-${name}.json`);
       if (existsSync(file)) reports.push(JSON.parse(readFileSync(file, 'utf8')) as ScenarioReport);
     }
@@ -84,18 +111,41 @@ const first = values['from-reports']
   : undefined;
 const runAt = first ?? began;
 const loadAtEnd = values['from-reports'] ? reports.at(-1)?.machine.loadAverage1m : loadavg()[0];
+const command =
+  `npm run bench:lab -- --trials ${values.trials} --other-trials ${values['other-trials']} ` +
+  `--baseline-trials ${values['baseline-trials']} --soak-seconds ${values['soak-seconds']}` +
+  (values.modes !== 'ActiveStandby,ActiveActive' ? ` --modes ${values.modes}` : '') +
+  (values.scenarios !== Object.keys(SCENARIOS).join(',') ? ` --scenarios ${values.scenarios}` : '') +
+  (values['soak-modes'] !== 'ActiveStandby,ActiveActive' ? ` --soak-modes ${values['soak-modes']}` : '') +
+  (real ? ' --nodes real' : '');
+const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+const images = real ? await findImages() : undefined;
+const shape = real
+  ? [
+      'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up --nodes real` per mode: two member',
+      'clusters (member a is also the leader), each a whole control plane (etcd, kube-apiserver,',
+      'kube-controller-manager, kube-scheduler) with 3 Gateway candidates and 1 worker as kubelet Nodes',
+      '(containerd, runc, bridge CNI, kube-proxy), mcgw installed with helm from its image; 2 Gateways, BFD 50 ms x 3,',
+      '1,000 packets per second each way between two traffic pods. A Gateway death powers its Node off (kubelet,',
+      'containerd and every pod of it, and its link).',
+    ]
+  : [
+      'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up` per mode: a leader and two members,',
+      '3 Gateway candidates and 1 worker per member, 2 Gateways, BFD 50 ms x 3, 1,000 packets per second each way.',
+    ];
 const body = [
-  `Command: \`npm run bench:lab -- --trials ${values.trials} --other-trials ${values['other-trials']} --baseline-trials ${values['baseline-trials']} --soak-seconds ${values['soak-seconds']}\`,`,
+  `Command: \`${command}\`,`,
   `run ${runAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${availableParallelism()} CPUs (1-minute load average at the end: ${loadAtEnd?.toFixed(1) ?? 'n/a'}).`,
-  'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up` per mode: a leader and two members,',
-  '3 Gateway candidates and 1 worker per member, 2 Gateways, BFD 50 ms x 3, 1,000 packets per second each way.',
+  ...shape,
   "A loss window is measured on the sender's clock: the send-time span from the last packet that arrived before",
   'a run of lost packets to the first after it, less one packet interval. Windows are per direction, p50 and',
   'max over the valid trials and both directions. A trial is invalid, counted in "invalid" and left out of the',
   'loss figures, when its a>b window is below the BFD detection minimum ((mult - 1) x tx = 100 ms) in a',
   'scenario that takes the carrying path away at once, or when a sender stalled within a window for more than',
   'a tenth of it; the JSON reports keep such trials with the reason. The baseline (agents without BFD following',
-  'Gateway objects, controllers judging Nodes by NotReady after the 40 s grace) runs in the same lab right',
+  real
+    ? 'Gateway objects, controllers judging Nodes by Ready alone, switched with `helm upgrade`; NotReady comes from the real kube-controller-manager, 50 s by default) runs in the same lab right'
+    : 'Gateway objects, controllers judging Nodes by NotReady after the 40 s grace) runs in the same lab right',
   "after, and the ratio is its p50 over mcgw's. See docs/lab.md for what each scenario breaks and how loss is measured.",
   ...(reports.some((r) => r.summary.invalid === undefined)
     ? [
@@ -103,6 +153,18 @@ const body = [
         'windows are runs of lost sequence numbers x the interval, which a stalled sender could shorten, unchecked.',
       ]
     : []),
+  ...(images
+    ? [
+        '',
+        `The mcgw image (${images.mcgw.ref}): ${mib(images.mcgw.imageBytes)} unpacked, ${mib(images.mcgw.archiveBytes)} as a compressed archive.`,
+      ]
+    : []),
+  ...setup.map(
+    (x) =>
+      `${x.mode}: ${x.readyMs === null ? '' : `from the first \`helm install\` to every Gateway Ready and exchanged ${(x.readyMs / 1000).toFixed(1)} s; `}` +
+      `the idle lab with traffic flowing, over ${Math.round(x.usage.sampleMs / 1000)} s: ${x.usage.processes} processes, ` +
+      `${mib(x.usage.rssBytes)} resident, ${x.usage.cpuCores.toFixed(2)} cores.`,
+  ),
   '',
   table,
 ].join('\n');
@@ -110,6 +172,7 @@ if (values['no-write']) {
   say('docs/BENCHMARKS.md left as it is (--no-write); the section would read:');
   process.stdout.write(`${body}\n`);
 } else {
-  await writeSection('ClusterSet lab', body);
-  say('wrote ## ClusterSet lab in docs/BENCHMARKS.md');
+  const section = real ? 'ClusterSet lab on kubelet Nodes' : 'ClusterSet lab';
+  await writeSection(section, body);
+  say(`wrote ## ${section} in docs/BENCHMARKS.md`);
 }
