@@ -7,12 +7,10 @@
 // routes between a cluster's Nodes.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { GROUP, SYSTEM_NAMESPACE, VERSION } from '../api/group.ts';
-import type { ClusterGateway, GatewayPolicy, RemoteCluster } from '../api/types.ts';
 import { makeClients } from '../kube/client.ts';
 import type { Clients } from '../kube/client.ts';
 import { ensureNamespace, installCRDs } from '../kube/crds.ts';
@@ -31,7 +29,10 @@ import { createSimNode, setSimNodeStatus } from './simnodes.ts';
 import { lossByDirection } from './loss.ts';
 import { cgroupsWithPrefix, removeCgroups } from './kubenode/cgroups.ts';
 import type { DirectionLoss } from './loss.ts';
+import { LabError } from './testbed.ts';
 import type { Testbed, TestbedConfig, TrafficAnswer } from './testbed.ts';
+import { converged, flowRouteArgs, LabReads, POLICY_NAME } from './observe.ts';
+export { POLICY_NAME } from './observe.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MCGW = join(REPO, 'bin', 'mcgw.js');
@@ -39,7 +40,6 @@ const RELAY = fileURLToPath(new URL('./netns-relay.mjs', import.meta.url));
 const TRAFFIC = fileURLToPath(new URL('./traffic.mjs', import.meta.url));
 const AGENT_HEALTH = '127.0.0.1:9765';
 const API = `/apis/${GROUP}/${VERSION}`;
-export const POLICY_NAME = 'default';
 
 export interface LabConfig extends LabOptions, TestbedConfig {
   /** Everything the lab writes goes here (control planes, logs, sockets, state files). */
@@ -77,9 +77,7 @@ export const DEFAULT_LAB_CONFIG = {
   nsPrefix: 'mcgwl-',
 };
 
-export class LabError extends Error {
-  override name = 'LabError';
-}
+export { LabError } from './testbed.ts';
 
 export interface LabMember {
   cluster: LabCluster;
@@ -107,7 +105,7 @@ function portOf(cp: ControlPlane): number {
   return Number(new URL(cp.server).port);
 }
 
-export class Lab implements Testbed {
+export class Lab extends LabReads implements Testbed {
   readonly plan: LabPlan;
   readonly procs: ProcessSet;
   leader!: ControlPlane;
@@ -120,6 +118,7 @@ export class Lab implements Testbed {
   private closed = false;
 
   private constructor(readonly cfg: LabConfig) {
+    super();
     this.plan = planLab(cfg);
     this.procs = new ProcessSet(cfg.dir);
   }
@@ -362,53 +361,8 @@ export class Lab implements Testbed {
     if (alive) l.lastBeat = 0;
   }
 
-  async gateways(clusterID: string): Promise<ClusterGateway[]> {
-    const m = this.member(clusterID);
-    return (await rawRequest<{ items: ClusterGateway[] }>(m.clients.kc, 'GET', `${API}/clustergateways`))
-      .items;
-  }
-
-  async policy(clusterID: string): Promise<GatewayPolicy> {
-    const m = this.member(clusterID);
-    return rawRequest<GatewayPolicy>(m.clients.kc, 'GET', `${API}/gatewaypolicies/${POLICY_NAME}`);
-  }
-
-  async remoteClusters(clusterID: string): Promise<RemoteCluster[]> {
-    const m = this.member(clusterID);
-    return (await rawRequest<{ items: RemoteCluster[] }>(m.clients.kc, 'GET', `${API}/remoteclusters`)).items;
-  }
-
-  /** Every member has its desired ready Gateways and imports every other member. */
-  private async converged(): Promise<boolean> {
-    for (const c of this.plan.clusters) {
-      const p = await this.policy(c.id);
-      if ((p.status?.readyInstances ?? 0) < this.cfg.desired) return false;
-      const remotes = await this.remoteClusters(c.id);
-      const others = this.plan.clusters.filter((o) => o !== c);
-      for (const o of others) {
-        const r = remotes.find((x) => x.metadata.name === o.id);
-        if (!r || (r.spec.gateways ?? []).filter((g) => g.ready).length < this.cfg.desired) return false;
-      }
-    }
-    return true;
-  }
-
-  async waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<number> {
-    const began = Date.now();
-    let last: unknown;
-    for (;;) {
-      try {
-        if (await check()) return Date.now() - began;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() - began > timeoutMs)
-        throw new LabError(
-          `timed out after ${timeoutMs} ms waiting for ${what}` +
-            (last ? `: ${(last as Error).message}` : ''),
-        );
-      await sleep(200);
-    }
+  private converged(): Promise<boolean> {
+    return converged(this);
   }
 
   // --- processes ------------------------------------------------------------------------------------
@@ -478,7 +432,7 @@ export class Lab implements Testbed {
     });
   }
 
-  private agentSocket(n: LabNode): string {
+  protected agentSocket(n: LabNode): string {
     return join(this.cfg.dir, `agent-${n.name}.sock`);
   }
 
@@ -619,33 +573,7 @@ export class Lab implements Testbed {
     return l.spec?.holderIdentity ?? undefined;
   }
 
-  /**
-   * The agent's Prometheus text, read through the Node's relay. An agent that is (re)starting
-   * refuses the relay's connection for a moment, so a refused or cut request is retried for 5 s.
-   */
-  async agentMetrics(n: LabNode): Promise<string> {
-    for (let i = 0; ; i++) {
-      try {
-        return await this.agentMetricsOnce(n);
-      } catch (err) {
-        if (i >= 25) throw err;
-        await sleep(200);
-      }
-    }
-  }
-
-  private agentMetricsOnce(n: LabNode): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const req = httpGet({ socketPath: this.agentSocket(n), path: '/metrics', timeout: 2_000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(body));
-      });
-      req.on('timeout', () => req.destroy(new LabError(`agent ${n.name}: /metrics timed out`)));
-      req.on('error', reject);
-    });
-  }
+  /** The agent's Prometheus text, read through the Node's relay. */
 
   // --- what the scenarios do to it (Testbed) -------------------------------------------------------
 
@@ -707,22 +635,7 @@ export class Lab implements Testbed {
   async carrier(from: LabCluster, to: LabCluster): Promise<LabNode> {
     const pod = from.podNode;
     const route = JSON.parse(
-      this.exec(
-        pod,
-        'ip',
-        '-j',
-        'route',
-        'get',
-        to.podNode.podIP,
-        'from',
-        pod.podIP,
-        'ipproto',
-        'udp',
-        'sport',
-        String(TRAFFIC_PORT),
-        'dport',
-        String(TRAFFIC_PORT),
-      ),
+      this.exec(pod, 'ip', ...flowRouteArgs(to.podNode.podIP, pod.podIP, TRAFFIC_PORT)),
     ) as { gateway?: string }[];
     const via = route[0]?.gateway;
     if (!via) throw new LabError(`${pod.name} has no tunnel route to ${to.podNode.podIP}`);

@@ -9,6 +9,10 @@ import type { ControlPlane } from './controlplane.ts';
 import type { DirectionLoss } from './loss.ts';
 import type { LabCluster, LabNode, LabPlan } from './plan.ts';
 
+export class LabError extends Error {
+  override name = 'LabError';
+}
+
 /** The settings the scenarios read; both kinds of lab have them. */
 export interface TestbedConfig {
   mode: Mode;

@@ -12,7 +12,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -20,14 +19,14 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { GROUP, SYSTEM_NAMESPACE, VERSION } from '../../api/group.ts';
-import type { ClusterGateway, GatewayPolicy, RemoteCluster } from '../../api/types.ts';
+import { SYSTEM_NAMESPACE } from '../../api/group.ts';
 import { makeClients } from '../../kube/client.ts';
-import { rawRequest } from '../../kube/raw.ts';
 import type { ControlPlane } from '../controlplane.ts';
 import { findImages } from '../images.ts';
 import type { LabConfig } from '../lab.ts';
-import { LabError, sweepLab } from '../lab.ts';
+import { sweepLab } from '../lab.ts';
+import { LabError } from '../testbed.ts';
+import { converged, flowRouteArgs, LabReads } from '../observe.ts';
 import { lossByDirection } from '../loss.ts';
 import type { DirectionLoss } from '../loss.ts';
 import { planLab, TRAFFIC_PORT } from '../plan.ts';
@@ -37,7 +36,6 @@ import type { Testbed, TestbedMember, TrafficAnswer } from '../testbed.ts';
 import { KubeClusterSet } from './clusterset.ts';
 
 const RELAY = fileURLToPath(new URL('../netns-relay.mjs', import.meta.url));
-const API = `/apis/${GROUP}/${VERSION}`;
 /** The traffic endpoints' TCP control port (traffic.mjs --control) inside their pods. */
 export const TRAFFIC_CONTROL_PORT = 9101;
 const TRAFFIC_NAMESPACE = 'mcgw-lab';
@@ -158,7 +156,7 @@ function processesIn(netns: string | null, match: (args: string[], pid: number) 
 const isMcgw = (args: string[], sub: string): boolean =>
   args.some((a) => a.endsWith('bin/mcgw.js')) && args.includes(sub);
 
-export class NodeLab implements Testbed {
+export class NodeLab extends LabReads implements Testbed {
   readonly procs: ProcessSet;
   plan: LabPlan;
   set!: KubeClusterSet;
@@ -172,6 +170,7 @@ export class NodeLab implements Testbed {
   private readonly restarts = new Map<string, number>();
 
   private constructor(readonly cfg: LabConfig) {
+    super();
     this.plan = planLab(cfg);
     this.procs = new ProcessSet(cfg.dir);
   }
@@ -283,7 +282,7 @@ export class NodeLab implements Testbed {
     return `${this.cfg.nsPrefix}${n.label}`;
   }
 
-  private agentSocket(n: LabNode): string {
+  protected agentSocket(n: LabNode): string {
     return join(this.cfg.dir, `agent-${n.name}.sock`);
   }
 
@@ -421,53 +420,8 @@ export class NodeLab implements Testbed {
 
   // --- Kubernetes objects ---------------------------------------------------------------------------
 
-  async gateways(clusterID: string): Promise<ClusterGateway[]> {
-    const { kc } = this.member(clusterID).clients;
-    return (await rawRequest<{ items: ClusterGateway[] }>(kc, 'GET', `${API}/clustergateways`)).items;
-  }
-
-  async policy(clusterID: string): Promise<GatewayPolicy> {
-    return rawRequest<GatewayPolicy>(
-      this.member(clusterID).clients.kc,
-      'GET',
-      `${API}/gatewaypolicies/default`,
-    );
-  }
-
-  async remoteClusters(clusterID: string): Promise<RemoteCluster[]> {
-    const { kc } = this.member(clusterID).clients;
-    return (await rawRequest<{ items: RemoteCluster[] }>(kc, 'GET', `${API}/remoteclusters`)).items;
-  }
-
-  private async converged(): Promise<boolean> {
-    for (const c of this.plan.clusters) {
-      const p = await this.policy(c.id);
-      if ((p.status?.readyInstances ?? 0) < this.cfg.desired) return false;
-      const remotes = await this.remoteClusters(c.id);
-      for (const o of this.plan.clusters.filter((x) => x !== c)) {
-        const r = remotes.find((x) => x.metadata.name === o.id);
-        if (!r || (r.spec.gateways ?? []).filter((g) => g.ready).length < this.cfg.desired) return false;
-      }
-    }
-    return true;
-  }
-
-  async waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<number> {
-    const began = Date.now();
-    let last: unknown;
-    for (;;) {
-      try {
-        if (await check()) return Date.now() - began;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() - began > timeoutMs)
-        throw new LabError(
-          `timed out after ${timeoutMs} ms waiting for ${what}` +
-            (last ? `: ${(last as Error).message}` : ''),
-        );
-      await sleep(250);
-    }
+  private converged(): Promise<boolean> {
+    return converged(this);
   }
 
   // --- breaking and repairing -----------------------------------------------------------------------
@@ -530,30 +484,6 @@ export class NodeLab implements Testbed {
     return lines.join('\n');
   }
 
-  agentMetrics(n: LabNode): Promise<string> {
-    const once = () =>
-      new Promise<string>((resolve, reject) => {
-        const req = httpGet({ socketPath: this.agentSocket(n), path: '/metrics', timeout: 2_000 }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve(body));
-        });
-        req.on('timeout', () => req.destroy(new LabError(`agent ${n.name}: /metrics timed out`)));
-        req.on('error', reject);
-      });
-    return (async () => {
-      for (let i = 0; ; i++) {
-        try {
-          return await once();
-        } catch (err) {
-          if (i >= 25) throw err;
-          await sleep(200);
-        }
-      }
-    })();
-  }
-
   async killElectedController(clusterID: string): Promise<() => Promise<void>> {
     const { clients } = this.member(clusterID);
     const lease = await clients.coordination.readNamespacedLease({
@@ -608,20 +538,7 @@ export class NodeLab implements Testbed {
       await run('ip', [
         '-n',
         this.ns(from.podNode),
-        '-j',
-        'route',
-        'get',
-        to.podNode.podIP,
-        'from',
-        from.podNode.podIP,
-        'iif',
-        'cni0',
-        'ipproto',
-        'udp',
-        'sport',
-        String(TRAFFIC_PORT),
-        'dport',
-        String(TRAFFIC_PORT),
+        ...flowRouteArgs(to.podNode.podIP, from.podNode.podIP, TRAFFIC_PORT, 'cni0'),
       ]),
     ) as { gateway?: string }[];
     const via = route[0]?.gateway;
