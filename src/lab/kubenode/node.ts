@@ -5,7 +5,7 @@
 // process of the Node with it, pods included.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,35 @@ import {
   kubeProxyConfig,
   kubeProxyKubeconfig,
 } from './config.ts';
+
+/** The pids whose parent is `ppid` (this kernel has no /proc/PID/task/TID/children). */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = stat(Number(d));
+    if (st?.ppid === ppid) out.push(Number(d));
+  }
+  return out;
+}
+
+/** State and parent pid from /proc/PID/stat, or undefined for a pid that is gone. */
+function stat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0]!, ppid: Number(f[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pid that still runs (a zombie has finished: it only waits to be reaped). */
+const alive = (pid: number): boolean => {
+  const st = stat(pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+};
 
 export class KubeNodeError extends Error {
   override name = 'KubeNodeError';
@@ -130,9 +159,17 @@ export class KubeNode {
   async powerOff(): Promise<void> {
     const init = this.init;
     if (!isRunning(init)) return;
+    // unshare's child is the Node's PID 1. It dies of unshare's death signal, after unshare has
+    // exited, and only once the kernel has killed every other process of its PID namespace: until it
+    // is gone, the Node is not.
+    const pid1 = childrenOf(init.pid!);
     const done = exited(init);
     killNowSync(init);
     await done;
+    for (let i = 0; i < 100 && pid1.some(alive); i++) await sleep(50);
+    const left = pid1.filter(alive);
+    if (left.length > 0)
+      throw new KubeNodeError(`Node ${this.name}: its init (pid ${left.join(', ')}) outlived its power-off`);
     // The kernel kills the PID namespace's other processes as its PID 1 dies; give it a moment
     // before the cgroups, which must be empty to go, are removed.
     for (let i = 0; i < 50 && removeCgroups(this.cgroupName).length > 0; i++) await sleep(100);
