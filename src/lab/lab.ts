@@ -18,6 +18,7 @@ import { rawRequest } from '../kube/raw.ts';
 import { addMember, memberNamespace, storeLeaderSecret } from '../leader/membership.ts';
 import { ControlPlane } from './controlplane.ts';
 import { planLab, TRAFFIC_PORT } from './plan.ts';
+import { grantRealtimeBudget, INSTRUMENT_PRIORITY, INSTRUMENT_RT_RUNTIME_US } from './realtime.ts';
 import type { LabCluster, LabNode, LabOptions, LabPlan } from './plan.ts';
 import { killLabProcesses, ProcessSet } from './procs.ts';
 import type { LabProcess } from './procs.ts';
@@ -477,11 +478,23 @@ export class Lab extends LabReads implements Testbed {
     const have = this.procs.procs.get(name);
     if (have) return have;
     const peers = this.plan.clusters.filter((o) => o !== c).map((o) => o.podNode.podIP);
+    // The endpoint is the lab's measuring instrument and runs real-time (realtime.ts), in the lab's
+    // own cgroup, which gets the budget for it first.
+    grantRealtimeBudget(process.pid, INSTRUMENT_RT_RUNTIME_US);
     return this.procs.add({
       name,
       netns: this.ns(c.podNode),
-      cmd: process.execPath,
-      args: [TRAFFIC, c.podNode.podIP, String(TRAFFIC_PORT), String(this.cfg.rate), ...peers],
+      cmd: 'chrt',
+      args: [
+        '--fifo',
+        String(INSTRUMENT_PRIORITY),
+        process.execPath,
+        TRAFFIC,
+        c.podNode.podIP,
+        String(TRAFFIC_PORT),
+        String(this.cfg.rate),
+        ...peers,
+      ],
       readyLine: /"ready":true/,
       stdin: true,
     });

@@ -74,6 +74,29 @@ describe('the lab on kubelet Nodes (ActiveStandby)', { skip: !root && 'needs roo
       for (const n of c.nodes) assert.ok(lab!.agentRunning(n), `agent process on ${n.name}`);
     }
     assert.ok(await lab!.trafficFlows(), 'traffic flows both ways without loss');
+    // The traffic endpoints, the lab's instrument, run SCHED_FIFO (policy 1, /proc/PID/stat field 41);
+    // mcgw's agents run as the chart made them (SCHED_OTHER, 0).
+    const policies = (match: string) =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((d) => {
+          try {
+            const cg = readFileSync(`/proc/${d}/cgroup`, 'utf8');
+            const args = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+            if (!cg.includes(`:/${prefix}`) || !args.includes(match)) return [];
+            const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+            return [Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[38])];
+          } catch {
+            return [];
+          }
+        });
+    assert.deepEqual(policies('dist/lab/traffic.mjs'), [1, 1]);
+    const agents = policies('bin/mcgw.js\0agent');
+    assert.equal(agents.length, 8);
+    assert.ok(
+      agents.every((p) => p === 0),
+      `agent policies ${agents.join(',')}`,
+    );
   });
 
   test('the carrying Gateway Node powered off: valid loss windows within 300 ms, replaced by Lease', async () => {

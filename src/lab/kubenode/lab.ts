@@ -32,6 +32,7 @@ import type { DirectionLoss } from '../loss.ts';
 import { planLab, TRAFFIC_PORT } from '../plan.ts';
 import type { LabCluster, LabNode, LabPlan } from '../plan.ts';
 import { ProcessSet } from '../procs.ts';
+import { prioritizeInstrument } from '../realtime.ts';
 import type { Testbed, TestbedMember, TrafficAnswer } from '../testbed.ts';
 import { KubeClusterSet } from './clusterset.ts';
 
@@ -362,6 +363,7 @@ export class NodeLab extends LabReads implements Testbed {
         return !!p;
       });
     }
+    await Promise.all(this.plan.clusters.map((cl) => this.prioritizeTraffic(cl)));
     // The scenarios' plan names each member's test pod by the Node it runs on and its address.
     this.plan = {
       ...this.plan,
@@ -393,6 +395,23 @@ export class NodeLab extends LabReads implements Testbed {
         return true;
       });
     }
+  }
+
+  /**
+   * The traffic pod's endpoint is the lab's measuring instrument: it runs real-time (realtime.ts), as
+   * an operator would renice a probe from the Node's console. Its pod is found by its Node's cgroup.
+   */
+  private async prioritizeTraffic(cl: LabCluster): Promise<void> {
+    const under = `/${this.ns(cl.podNode)}/`;
+    const ps = processesIn(null, (args, pid) => {
+      if (!args.includes('dist/lab/traffic.mjs')) return false;
+      return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`:${under}`);
+    });
+    if (ps.length !== 1)
+      throw new LabError(
+        `${cl.id}: found ${ps.length} traffic endpoint processes on ${cl.podNode.name}, want 1`,
+      );
+    await prioritizeInstrument(ps[0]!.pid);
   }
 
   async trafficCommand(cmd: 'mark' | 'report', id: string): Promise<Map<string, TrafficAnswer>> {
