@@ -4,6 +4,7 @@
 import { request } from 'node:https';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { keptAlive } from './keepalive.ts';
 
 export class RawApiError extends Error {
   override readonly name = 'RawApiError';
@@ -45,6 +46,7 @@ export async function rawRequest<T = unknown>(
     },
   };
   await kc.applyToHTTPSOptions(opts);
+  opts.agent = keptAlive(kc, opts.agent);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const req = request(opts, (res) => {
