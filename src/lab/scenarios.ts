@@ -185,7 +185,10 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     cutsPath: true,
     async inject(lab, victim) {
       const repair = await nodeDeath(lab, victim);
-      const restart = await lab.killElectedController(victim.cluster);
+      const restart = await lab.killElectedController(victim.cluster).catch(async (err: unknown) => {
+        await repair.victim();
+        throw err;
+      });
       return {
         victim: async () => {
           await restart();
@@ -293,8 +296,9 @@ export async function runTrial(
   trial: number,
   ctx: TrialContext,
 ): Promise<TrialResult> {
-  const def = SCENARIOS[name];
-  if (!def) throw new LabError(`no scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const found = SCENARIOS[name];
+  if (!found) throw new LabError(`no scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const def: ScenarioDef = found;
   await steady(lab);
   const [a, b] = lab.plan.clusters as [LabCluster, LabCluster];
   const victim = def.breaksGateway ? await lab.carrier(a, b) : undefined;
@@ -305,58 +309,73 @@ export async function runTrial(
   const t0 = Date.now();
   ctx.say(victim ? `trial ${trial}: breaking ${victim.name}` : `trial ${trial}: observing`);
   const repair = await def.inject(lab, victim ?? a.nodes[0]!, ctx);
-  let loss: Record<string, DirectionLoss> | undefined;
-  if (repair.controlPlane) {
-    // The data plane is judged while the control plane is away; then the control plane returns.
-    await sleep(3_000);
-    loss = await lab.lossSince(mark);
-    await repair.controlPlane();
+  // Whatever fails from here on, the repairs still run: a trial that throws must not leave the
+  // lab broken for the next one (an apiserver stopped, a Node powered off).
+  let controlPlaneBack = !repair.controlPlane;
+  let victimBack = false;
+  try {
+    return await measure();
+  } finally {
+    if (!controlPlaneBack) await repair.controlPlane?.().catch(() => {});
+    if (!victimBack) await repair.victim().catch(() => {});
   }
-  let restore: number | null = null;
-  if (victim && def.replaced) {
-    restore = await lab
-      .waitFor(`${victim.cluster} to replace ${victim.name}`, ctx.observeMs, async () => {
-        const p = await lab.policy(victim.cluster);
-        const gws = p.status?.gateways ?? [];
-        return (
-          (p.status?.readyInstances ?? 0) >= lab.cfg.desired &&
-          gws.length === lab.cfg.desired &&
-          !gws.some((g) => g.node === victim.name)
-        );
-      })
-      .then(() => Date.now() - t0)
-      .catch(() => null);
+
+  async function measure(): Promise<TrialResult> {
+    let loss: Record<string, DirectionLoss> | undefined;
+    if (repair.controlPlane) {
+      // The data plane is judged while the control plane is away; then the control plane returns.
+      await sleep(3_000);
+      loss = await lab.lossSince(mark);
+      await repair.controlPlane();
+      controlPlaneBack = true;
+    }
+    let restore: number | null = null;
+    if (victim && def.replaced) {
+      restore = await lab
+        .waitFor(`${victim.cluster} to replace ${victim.name}`, ctx.observeMs, async () => {
+          const p = await lab.policy(victim.cluster);
+          const gws = p.status?.gateways ?? [];
+          return (
+            (p.status?.readyInstances ?? 0) >= lab.cfg.desired &&
+            gws.length === lab.cfg.desired &&
+            !gws.some((g) => g.node === victim.name)
+          );
+        })
+        .then(() => Date.now() - t0)
+        .catch(() => null);
+    }
+    // Let the stream run on past the failover before reading the receivers.
+    if (victim) await sleep(Math.max(0, 2_000 - (Date.now() - t0)) + 1_000);
+    loss ??= await lab.lossSince(mark);
+    // What the victim itself saw go down (a cut tunnel) is part of the break, not a false failover.
+    const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name && d.agent !== victim?.name);
+    await repair.victim();
+    victimBack = true;
+    // The baseline has no BFD: it fails over once the Node turns NotReady, tens of seconds after the
+    // break, and the BFD floor says nothing about it.
+    const floor: LossFloor | null =
+      victim && def.cutsPath && !lab.cfg.baseline
+        ? {
+            ms: bfdDetectionFloorMs({ txMs: lab.cfg.bfdTxMs, mult: lab.cfg.bfdMult }),
+            directions: [`${a.id}>${b.id}`],
+            what: 'the BFD detection minimum, (mult - 1) x tx',
+          }
+        : null;
+    const each = <T>(f: (l: DirectionLoss) => T): Record<string, T> =>
+      Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, f(v)]));
+    return {
+      trial,
+      victim: victim?.name ?? null,
+      lossWindowMs: each((l) => l.lossWindowMs),
+      lostPackets: each((l) => l.lost),
+      windowSenderStalledMs: each((l) => l.windowSenderStalledMs),
+      lossFloorMs: floor?.ms ?? null,
+      invalid: invalidReasons(loss, floor),
+      controlPlaneRestoreMs: restore,
+      falseFailovers: new Set(downs.map((d) => d.peer)).size,
+      crashes: (await lab.crashes()) - crashesBefore,
+    };
   }
-  // Let the stream run on past the failover before reading the receivers.
-  if (victim) await sleep(Math.max(0, 2_000 - (Date.now() - t0)) + 1_000);
-  loss ??= await lab.lossSince(mark);
-  // What the victim itself saw go down (a cut tunnel) is part of the break, not a false failover.
-  const downs = peerDowns(lab, t0).filter((d) => d.peer !== victim?.name && d.agent !== victim?.name);
-  await repair.victim();
-  // The baseline has no BFD: it fails over once the Node turns NotReady, tens of seconds after the
-  // break, and the BFD floor says nothing about it.
-  const floor: LossFloor | null =
-    victim && def.cutsPath && !lab.cfg.baseline
-      ? {
-          ms: bfdDetectionFloorMs({ txMs: lab.cfg.bfdTxMs, mult: lab.cfg.bfdMult }),
-          directions: [`${a.id}>${b.id}`],
-          what: 'the BFD detection minimum, (mult - 1) x tx',
-        }
-      : null;
-  const each = <T>(f: (l: DirectionLoss) => T): Record<string, T> =>
-    Object.fromEntries(Object.entries(loss).map(([k, v]) => [k, f(v)]));
-  return {
-    trial,
-    victim: victim?.name ?? null,
-    lossWindowMs: each((l) => l.lossWindowMs),
-    lostPackets: each((l) => l.lost),
-    windowSenderStalledMs: each((l) => l.windowSenderStalledMs),
-    lossFloorMs: floor?.ms ?? null,
-    invalid: invalidReasons(loss, floor),
-    controlPlaneRestoreMs: restore,
-    falseFailovers: new Set(downs.map((d) => d.peer)).size,
-    crashes: (await lab.crashes()) - crashesBefore,
-  };
 }
 
 /** Scenarios the control-plane-only baseline is measured for (where a control plane can act). */

@@ -513,8 +513,19 @@ export class NodeLab extends LabReads implements Testbed {
     const mine = () =>
       processesIn(null, (args) => isMcgw(args, 'controller') && args.includes(`--identity=${holder}`));
     const ps = holder ? mine() : [];
-    if (ps.length === 0)
+    if (ps.length === 0) {
+      // The controllers' identities are their pod names. One whose Node is powered off (the victim,
+      // in controller-leader-killed) died with it: there is nothing left to kill, and its Node's
+      // power-on brings the pod back.
+      const pod = holder
+        ? await clients.core
+            .readNamespacedPod({ name: holder, namespace: SYSTEM_NAMESPACE })
+            .catch(() => undefined)
+        : undefined;
+      const node = pod?.spec?.nodeName;
+      if (node && !this.set.member(clusterID).cluster.node(node).running) return async () => {};
       throw new LabError(`no elected controller process found in ${clusterID} (${holder})`);
+    }
     for (const p of ps) process.kill(p.pid, 'SIGKILL');
     return async () => {
       await this.waitFor(`kubelet to restart controller ${holder}`, 120_000, () => mine().length > 0);
