@@ -130,7 +130,7 @@ const shape = real
       'containerd and every pod of it, and its link).',
     ]
   : [
-      'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up` per mode: a leader and two members,',
+      'Each row is one `mcgw lab run SCENARIO --json` on a fresh `mcgw lab up --nodes sim` per mode: a leader and two members,',
       '3 Gateway candidates and 1 worker per member, 2 Gateways, BFD 50 ms x 3, 1,000 packets per second each way.',
     ];
 const body = [

@@ -39,9 +39,10 @@ up flags:
   --bfd-tx-ms N          BFD interval (default 50)
   --bfd-mult N           BFD detect multiplier (default 3)
   --rate N               test packets per second per direction (default 1000)
-  --nodes sim|real       sim (default): Nodes are namespaces running mcgw's processes, kubelets
-                         simulated; real: kubelet Nodes (containerd, CNI) with mcgw installed by
-                         helm from its image, NotReady from the real kube-controller-manager
+  --nodes real|sim       real (default): kubelet Nodes (containerd, runc, bridge CNI) with mcgw
+                         installed by helm from its image, NotReady from the real
+                         kube-controller-manager; sim: Nodes are namespaces running mcgw's
+                         processes, kubelets simulated (quicker: about 20 s to build)
   --node-grace-seconds N sim: a silent Node turns NotReady after N s (default 40, as Kubernetes)
   --watch                stay and refresh the table after building
 
@@ -264,7 +265,7 @@ export async function run(argv: string[]): Promise<number> {
     'bfd-mult': { type: 'string' },
     rate: { type: 'string' },
     'node-grace-seconds': { type: 'string' },
-    nodes: { type: 'string', default: 'sim' },
+    nodes: { type: 'string', default: 'real' },
     watch: { type: 'boolean', default: false },
     trials: { type: 'string' },
     'baseline-trials': { type: 'string' },
@@ -291,7 +292,12 @@ export async function run(argv: string[]): Promise<number> {
       if (!(MODES as readonly string[]).includes(values.mode!))
         throw new UsageError(`mcgw lab: --mode must be ${MODES.join(' or ')}, got "${values.mode}"`);
       if (values.nodes !== 'sim' && values.nodes !== 'real')
-        throw new UsageError(`mcgw lab: --nodes must be sim or real, got "${values.nodes}"`);
+        throw new UsageError(`mcgw lab: --nodes must be real or sim, got "${values.nodes}"`);
+      if (values.nodes === 'real' && values['node-grace-seconds'] !== undefined)
+        throw new UsageError(
+          'mcgw lab: --node-grace-seconds is for --nodes sim; on kubelet Nodes the real ' +
+            "kube-controller-manager's grace applies (50 s)",
+        );
       if (process.getuid?.() !== 0) throw new UsageError('mcgw lab up: needs root (network namespaces)');
       const cfg: LabConfig = {
         ...DEFAULT_LAB_OPTIONS,

@@ -195,7 +195,10 @@ export class MemberExchange {
         this.o.metrics?.failed(key);
         const delay = this.queue.addRateLimited(key);
         this.o.log.warn('exchange failed; retrying', { step: key, error: apiMessage(err), retryInMs: delay });
-        this.queue.add('status');
+        // The member's status tells of the failure at once; a failed status write itself waits for
+        // its own retry (re-adding it here made a loop without backoff: in the lab, a status write
+        // failing against a restarted apiserver was retried about every 10 ms for 20 minutes).
+        if (key !== 'status') this.queue.add('status');
       } finally {
         this.queue.done(key);
       }

@@ -23,6 +23,9 @@ export interface InformerOptions {
   maxBackoffMs?: number;
 }
 
+/** A watch that stayed connected this long without an error resets the retry backoff. */
+export const STABLE_WATCH_MS = 10_000;
+
 export function startInformer<T extends KubernetesObject>(
   kc: KubeConfig,
   path: string,
@@ -40,14 +43,20 @@ export function startInformer<T extends KubernetesObject>(
   inf.on('add', (o) => opts.onChange('add', o));
   inf.on('update', (o) => opts.onChange('update', o));
   inf.on('delete', (o) => opts.onChange('delete', o));
+  // The backoff starts over only after a watch that held: one that connects and fails at once (an
+  // apiserver that accepts connections but is not serving yet) must not reset it, or every
+  // informer retries and logs five times a second for as long as that lasts.
+  let connectedAt: number | undefined;
   inf.on('connect', () => {
-    backoff = 200;
+    connectedAt = Date.now();
   });
   let errors = 0;
   let failedSinceSync = false;
   inf.on('error', (err) => {
     errors++;
     failedSinceSync = true;
+    if (connectedAt !== undefined && Date.now() - connectedAt >= STABLE_WATCH_MS) backoff = 200;
+    connectedAt = undefined;
     if (stopped) return;
     const wait = backoff;
     backoff = Math.min(backoff * 2, opts.maxBackoffMs ?? 5000);

@@ -32,7 +32,7 @@ describe('mcgw lab up / run / down', { skip: process.getuid?.() !== 0 && 'needs 
   after(() => void lab('down'));
 
   test('up shows progress and the table; run prints a JSON report; down leaves nothing', () => {
-    const up = lab('up', '--candidates', '2');
+    const up = lab('up', '--nodes', 'sim', '--candidates', '2');
     assert.equal(up.status, 0, up.stderr + up.stdout);
     assert.match(up.stdout, /\[7\/7\] starting traffic/);
     assert.match(up.stdout, /cluster a {2}apiserver up {2}imports b/);
