@@ -64,6 +64,8 @@ const lab = (...args: string[]) => {
 const REPORTS = join(tmpdir(), real ? 'mcgw-bench-lab-real' : 'mcgw-bench-lab');
 mkdirSync(REPORTS, { recursive: true });
 const reports: ScenarioReport[] = [];
+/** Scenarios that failed twice in a row: left out of the table, named at the end. */
+const failed: string[] = [];
 const began = new Date();
 /** Per mode: helm install → every Gateway Ready (real Nodes), and the idle lab's cost. */
 const setup: { mode: string; readyMs: number | null; usage: LabUsage }[] = [];
@@ -86,7 +88,20 @@ for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
             ? ['--trials', '1', '--observe-seconds', values['soak-seconds']!]
             : ['--trials', values['other-trials']!, '--baseline-trials', '0'];
       say(`${mode}: ${name} ${args.join(' ')}`);
-      const text = lab('run', name, '--json', ...args);
+      // A scenario that fails (its error is on stderr above) is run once more on the same lab, whose
+      // repairs ran; if it fails again the run goes on without it and says so at the end.
+      let text: string | undefined;
+      for (let attempt = 1; attempt <= 2 && text === undefined; attempt++) {
+        try {
+          text = lab('run', name, '--json', ...args);
+        } catch (err) {
+          say(`${mode}: ${name} failed (attempt ${attempt}): ${(err as Error).message}`);
+        }
+      }
+      if (text === undefined) {
+        failed.push(`${mode} ${name}`);
+        continue;
+      }
       const r = JSON.parse(text) as ScenarioReport;
       reports.push(r);
       // Every report in full next to the table's source, for a look at single trials.
@@ -167,6 +182,12 @@ const body = [
   ),
   '',
   table,
+  ...(failed.length
+    ? [
+        '',
+        `Failed twice and left out of the table (their errors are in the run's output): ${failed.join(', ')}.`,
+      ]
+    : []),
 ].join('\n');
 if (values['no-write']) {
   say('docs/BENCHMARKS.md left as it is (--no-write); the section would read:');
@@ -175,4 +196,8 @@ if (values['no-write']) {
   const section = real ? 'ClusterSet lab on kubelet Nodes' : 'ClusterSet lab';
   await writeSection(section, body);
   say(`wrote ## ${section} in docs/BENCHMARKS.md`);
+}
+if (failed.length) {
+  say(`failed: ${failed.join(', ')}`);
+  process.exitCode = 1;
 }

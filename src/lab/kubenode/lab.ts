@@ -563,6 +563,19 @@ export class NodeLab extends LabReads implements Testbed {
   }
 
   async carrier(from: LabCluster, to: LabCluster): Promise<LabNode> {
+    // Right after a repair the kernel and the Gateway objects can disagree for a moment (a Node
+    // powered on again still holds its old inner address until its agent has its inputs): asked
+    // again for a few seconds before it counts as a failure, which then says who holds what.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const found = await this.carrierOnce(from, to);
+      if (typeof found !== 'string') return found;
+      if (Date.now() > deadline) throw new LabError(found);
+      await sleep(500);
+    }
+  }
+
+  private async carrierOnce(from: LabCluster, to: LabCluster): Promise<LabNode | string> {
     // The pod's packets enter its Node through the CNI bridge; the Node's routes choose the Gateway.
     const route = JSON.parse(
       await run('ip', [
@@ -572,16 +585,25 @@ export class NodeLab extends LabReads implements Testbed {
       ]),
     ) as { gateway?: string }[];
     const via = route[0]?.gateway;
-    if (!via) throw new LabError(`${from.podNode.name} has no tunnel route to ${to.podNode.podIP}`);
+    if (!via) return `${from.podNode.name} has no tunnel route to ${to.podNode.podIP}`;
     const gateways = new Set((await this.gateways(from.id)).map((g) => g.spec.nodeName));
+    const holders: string[] = [];
     for (const n of from.nodes) {
-      if (!gateways.has(n.name) || !this.agentRunning(n)) continue;
       const addrs = JSON.parse(await run('ip', ['-n', this.ns(n), '-j', 'addr', 'show'])) as {
         addr_info: { local: string }[];
       }[];
-      if (addrs.some((l) => l.addr_info.some((a) => a.local === via))) return n;
+      if (!addrs.some((l) => l.addr_info.some((a) => a.local === via))) continue;
+      const gateway = gateways.has(n.name);
+      const running = this.agentRunning(n);
+      if (gateway && running) return n;
+      holders.push(
+        `${n.name} (${gateway ? 'a Gateway' : 'not a Gateway'}, agent ${running ? 'running' : 'not running'})`,
+      );
     }
-    throw new LabError(`no Gateway of ${from.id} owns the inner address ${via}`);
+    return (
+      `no Gateway of ${from.id} with a running agent owns the inner address ${via} that ` +
+      `${from.podNode.name} routes through; held by ${holders.join(', ') || 'no Node'}; Gateways: ${[...gateways].join(', ')}`
+    );
   }
 
   /**
