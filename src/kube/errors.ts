@@ -2,7 +2,7 @@
 // knows client-node's ApiException by its shape, not its class: the agent's path (src/kube/lite)
 // must not load client-node to classify its own errors.
 import { KubeApiError } from './lite/errors.ts';
-import { RawApiError } from './raw.ts';
+import { RawApiError } from './rawerror.ts';
 
 /** client-node's ApiException: an Error with the HTTP code, the body and the response headers. */
 function isApiException(err: unknown): err is Error & { code: number; body: unknown } {

@@ -5,24 +5,8 @@ import { request } from 'node:https';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { keptAlive } from './keepalive.ts';
+import { RawApiError } from './rawerror.ts';
 
-export class RawApiError extends Error {
-  override readonly name = 'RawApiError';
-  constructor(
-    readonly code: number,
-    readonly body: string,
-    method: string,
-    path: string,
-  ) {
-    let msg = body;
-    try {
-      msg = (JSON.parse(body) as { message?: string }).message ?? body;
-    } catch {
-      // not JSON; keep the text
-    }
-    super(`${method} ${path}: HTTP ${code}: ${msg.slice(0, 500)}`);
-  }
-}
 
 export async function rawRequest<T = unknown>(
   kc: KubeConfig,

@@ -9,8 +9,8 @@
 // only if its cgroup and every ancestor have a real-time budget (cpu.rt_runtime_us); new cgroups
 // have none. The budget also caps the task: past it the kernel throttles it until the next period.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { LabError } from './testbed.ts';
 
 const CPU_HIERARCHY = '/sys/fs/cgroup/cpu';
@@ -32,27 +32,68 @@ function cpuCgroup(pid: number): string | undefined {
   return undefined;
 }
 
+/** Below this much budget per period an instrument would be throttled at its normal load. */
+export const INSTRUMENT_RT_MIN_US = 100_000;
+
+const readUs = (file: string): number => Number(readFileSync(file, 'utf8'));
+
+/**
+ * The budget left under `dir`'s parent for `dir`: the parent's own minus what `dir`'s siblings hold
+ * (the kernel refuses a write that would make the children hold more than their parent), and the
+ * siblings that hold some, for the error that names them.
+ */
+function roomBeside(dir: string): { room: number; holders: string[] } {
+  const parent = dirname(dir);
+  let room = readUs(join(parent, 'cpu.rt_runtime_us'));
+  const holders: string[] = [];
+  for (const e of readdirSync(parent, { withFileTypes: true })) {
+    const sib = join(parent, e.name);
+    if (!e.isDirectory() || sib === dir) continue;
+    const us = readUs(join(sib, 'cpu.rt_runtime_us'));
+    if (us > 0) holders.push(`${e.name} (${us} us)`);
+    room -= us;
+  }
+  return { room, holders };
+}
+
 /**
  * Gives the cgroup of `pid` and each of its ancestors below the root at least `runtimeUs` of
- * real-time budget per period, parents first (a child may never hold more than its parent).
- * Nothing to do where RT group scheduling is off (no cpu.rt_runtime_us).
+ * real-time budget per period, parents first (a child may never hold more than its parent). Where
+ * other cgroups already hold most of a parent's budget (another lab on this machine, or one left
+ * over), it takes what is left if that is at least INSTRUMENT_RT_MIN_US. Returns the budget given;
+ * nothing to do where RT group scheduling is off (no cpu.rt_runtime_us).
  */
-export function grantRealtimeBudget(pid: number, runtimeUs: number): void {
+export function grantRealtimeBudget(pid: number, runtimeUs: number): number {
   const path = cpuCgroup(pid);
-  if (path === undefined || !existsSync(join(CPU_HIERARCHY, 'cpu.rt_runtime_us'))) return;
+  if (path === undefined || !existsSync(join(CPU_HIERARCHY, 'cpu.rt_runtime_us'))) return runtimeUs;
+  let want = runtimeUs;
   let dir = CPU_HIERARCHY;
   for (const part of path.split('/').filter(Boolean)) {
     dir = join(dir, part);
     const file = join(dir, 'cpu.rt_runtime_us');
-    try {
-      if (Number(readFileSync(file, 'utf8')) < runtimeUs) writeFileSync(file, String(runtimeUs));
-    } catch (err) {
-      throw new LabError(
-        `cannot give cgroup ${dir} a real-time budget of ${runtimeUs} us for the traffic endpoint ` +
-          `(pid ${pid}): ${(err as Error).message}`,
+    const fail = (why: string) =>
+      new LabError(
+        `cannot give cgroup ${dir} a real-time budget of ${want} us for the traffic endpoint (pid ${pid}): ${why}`,
       );
+    try {
+      const have = readUs(file);
+      if (have >= want) continue;
+      const { room, holders } = roomBeside(dir);
+      if (room < want) {
+        if (room < INSTRUMENT_RT_MIN_US)
+          throw fail(
+            `only ${Math.max(room, 0)} us are left beside ${holders.join(', ') || 'nothing'}` +
+              ' (a lab left over? `mcgw lab down --name NAME` removes it)',
+          );
+        want = room;
+      }
+      writeFileSync(file, String(want));
+    } catch (err) {
+      if (err instanceof LabError) throw err;
+      throw fail((err as Error).message);
     }
   }
+  return want;
 }
 
 /** Runs every thread of `pid` SCHED_FIFO at `priority` (chrt from util-linux; no blocking call). */

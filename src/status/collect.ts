@@ -18,7 +18,7 @@ import type {
   GatewayPolicy,
   RemoteCluster,
 } from '../api/types.ts';
-import { RawApiError } from '../kube/raw.ts';
+import { RawApiError } from '../kube/rawerror.ts';
 import { apiRequest } from './kube.ts';
 import { buildLeaderReport, buildMemberReport } from './report.ts';
 import type { EventLike, LeaseLike } from './report.ts';

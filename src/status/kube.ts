@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { RawApiError } from '../kube/raw.ts';
+import { RawApiError } from '../kube/rawerror.ts';
 
 export class RequestTimeout extends Error {
   override readonly name = 'RequestTimeout';

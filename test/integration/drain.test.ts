@@ -158,8 +158,11 @@ describe('drain on a real apiserver', () => {
     const done = evs.find((e) => e.reason === 'RemovedDraining')!;
     assert.equal(done.type, 'Normal');
     assert.match(done.message!, /drain completed/);
-    const p = await getPolicy(c, 'default');
-    assert.ok(!p.status?.gateways?.some((g) => g.node === victim.spec.nodeName));
+    // The policy's status is written after the removal, by the next reconcile: wait for it.
+    await waitFor('the policy status without the drained Gateway', async () => {
+      const p = await getPolicy(c, 'default');
+      return !p.status?.gateways?.some((g) => g.node === victim.spec.nodeName) || undefined;
+    });
     assert.ok(Date.now() - t0 < 20_000);
   });
 

@@ -22,7 +22,7 @@ import {
 } from '../../src/kube/lite/config.ts';
 import { KubeApiError } from '../../src/kube/lite/errors.ts';
 import { startListWatch } from '../../src/kube/lite/informer.ts';
-import { RawApiError } from '../../src/kube/raw.ts';
+import { RawApiError } from '../../src/kube/rawerror.ts';
 
 let dir: string;
 before(async () => {
