@@ -27,7 +27,8 @@ import {
   VERSION,
 } from '../src/api/group.ts';
 import type { ClusterGateway, GatewayPolicy } from '../src/api/types.ts';
-import { effectiveSpec, plan } from '../src/controller/plan.ts';
+import { plan } from '../src/controller/plan.ts';
+import { effectiveSpec } from '../src/model/policy.ts';
 import type { LeaseState, PlanInput } from '../src/controller/plan.ts';
 import { toCandidate } from '../src/controller/nodeview.ts';
 import { matchesSelector } from '../src/controller/selector.ts';

@@ -3,8 +3,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { V1Node } from '@kubernetes/client-node';
 import type { ClusterGateway, ClusterSetMember, GatewayPolicy, RemoteCluster } from '../api/types.ts';
-import { nodeAddresses } from '../controller/nodeview.ts';
-import { effectiveSpec } from '../controller/plan.ts';
+import { nodeAddresses } from '../model/node.ts';
+import { effectiveSpec } from '../model/policy.ts';
 import type { ClusterExport, LocalCluster } from '../datapath/types.ts';
 
 export interface AgentInputs {

@@ -7,7 +7,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/group.ts';
 import type { ClusterGateway, ClusterSetMember, GatewayPolicy, RemoteCluster } from '../api/types.ts';
-import { jsonEqual } from '../controller/conditions.ts';
+import { jsonEqual } from '../util/json.ts';
 import { apiMessage } from '../kube/errors.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import type { KubeClient } from '../kube/lite/client.ts';

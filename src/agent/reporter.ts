@@ -13,7 +13,7 @@
 import { bfdDownEvent, bfdDownEventName } from '../api/bfdreport.ts';
 import { SYSTEM_NAMESPACE, gatewayLeaseName } from '../api/group.ts';
 import { diagName } from '../bfd/constants.ts';
-import { renewalVersion } from '../controller/leasetracker.ts';
+import { renewalVersion } from '../lease/tracker.ts';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';
 import type { KubeClient } from '../kube/lite/client.ts';
 import type { AgentMetrics, ReportResult } from '../metrics/agent.ts';

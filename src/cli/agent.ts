@@ -11,7 +11,7 @@ import { loadInputs, saveInputs } from '../agent/inputs.ts';
 import type { AgentInputs } from '../agent/inputs.ts';
 import type { KubeSource } from '../agent/kubesource.ts';
 import type { BfdDownReporter } from '../agent/reporter.ts';
-import { effectiveSpec } from '../controller/plan.ts';
+import { effectiveSpec } from '../model/policy.ts';
 import type { LeaseRenewer } from '../lease/renewer.ts';
 import { AgentMetrics, createRegistry, metricsEndpoint } from '../metrics/index.ts';
 import { startHealthServer } from '../util/health.ts';

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SYSTEM_NAMESPACE } from '../api/group.ts';
 import type { ClusterGateway, GatewayPolicy, Mode } from '../api/types.ts';
 import { GatewayController } from '../controller/controller.ts';
-import { getCondition } from '../controller/conditions.ts';
+import { getCondition } from '../model/conditions.ts';
 import { makeClients } from '../kube/client.ts';
 import { ensureNamespace, installCRDs } from '../kube/crds.ts';
 import { ControlPlane } from '../lab/controlplane.ts';

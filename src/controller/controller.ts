@@ -19,11 +19,11 @@ import { LeaderElector } from '../kube/leaderelection.ts';
 import type { ControllerMetrics } from '../metrics/controller.ts';
 import type { Logger } from '../util/log.ts';
 import { BfdReports, judgeLease, renewedSince } from './bfdreports.ts';
-import { LeaseTracker, renewalVersion } from './leasetracker.ts';
+import { LeaseTracker, renewalVersion } from '../lease/tracker.ts';
 import type { ExchangeView } from './drain.ts';
 import { plan } from './plan.ts';
 import type { Plan, PlannedEvent } from './plan.ts';
-import { WorkQueue } from './workqueue.ts';
+import { WorkQueue } from '../util/workqueue.ts';
 
 export interface ControllerOptions {
   clients: Clients;

@@ -14,8 +14,8 @@
 // With no replacement possible it stays (ReplacementReady=False/NoReplacement, policy Degraded).
 import type { ClusterGateway, Condition } from '../api/types.ts';
 import type { DrainReason } from '../scheduler/types.ts';
-import { getCondition } from './conditions.ts';
-import type { ConditionInput } from './conditions.ts';
+import { getCondition } from '../model/conditions.ts';
+import type { ConditionInput } from '../model/conditions.ts';
 
 export const REPLACEMENT_READY = 'ReplacementReady';
 

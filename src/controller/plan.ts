@@ -3,19 +3,19 @@
 // carries the plan out. Nothing here does I/O, so every rule is tested without an apiserver.
 import type { V1Node } from '@kubernetes/client-node';
 import { API_VERSION, NODE_LABEL, gatewayLeaseName, SYSTEM_NAMESPACE } from '../api/group.ts';
-import { gatewayPolicySpecSchema } from '../api/gatewaypolicy.ts';
-import { applyDefaults } from '../api/schema.ts';
 import type {
   ClusterGateway,
   ClusterGatewayStatus,
   GatewayPolicy,
   GatewayPolicyStatus,
-  GatewayPolicySpec,
   Role,
 } from '../api/types.ts';
 import { schedule } from '../scheduler/schedule.ts';
 import type { Candidate, Instance, ScheduleResult } from '../scheduler/types.ts';
-import { getCondition, jsonEqual, setCondition } from './conditions.ts';
+import { setCondition } from '../model/conditions.ts';
+import { effectiveSpec } from '../model/policy.ts';
+import type { EffectiveSpec } from '../model/policy.ts';
+import { jsonEqual } from '../util/json.ts';
 import {
   EXPORT_POLL_MS,
   drainClocks,
@@ -81,32 +81,6 @@ export interface Plan {
   failed: string[];
   /** Reconcile again after this long even if nothing is observed (Lease expiry, hold-down end). */
   requeueAfterMs?: number;
-}
-
-export type EffectiveSpec = Required<
-  Pick<
-    GatewayPolicySpec,
-    'desiredInstances' | 'mode' | 'zoneTopologyKey' | 'holdDownSeconds' | 'drainSettleSeconds'
-  >
-> & {
-  candidateSelector: NonNullable<GatewayPolicySpec['candidateSelector']>;
-  leaseDurationMs: number;
-  renewIntervalMs: number;
-};
-
-/** The spec with every default filled in, as the apiserver would have stored it. */
-export function effectiveSpec(spec: GatewayPolicySpec | undefined): EffectiveSpec {
-  const d = applyDefaults(gatewayPolicySpecSchema.json, spec ?? {}) as GatewayPolicySpec;
-  return {
-    desiredInstances: d.desiredInstances!,
-    mode: d.mode!,
-    zoneTopologyKey: d.zoneTopologyKey!,
-    holdDownSeconds: d.holdDownSeconds!,
-    drainSettleSeconds: d.drainSettleSeconds!,
-    candidateSelector: d.candidateSelector!,
-    leaseDurationMs: d.failureDetection?.leaseDurationMs ?? 3000,
-    renewIntervalMs: d.failureDetection?.renewIntervalMs ?? 1000,
-  };
 }
 
 /** Problems the schema cannot catch, worded so the user knows what to fix. */
@@ -487,5 +461,3 @@ export function plan(input: PlanInput): Plan {
 function pushPolicyStatus(out: Plan, p: GatewayPolicy, status: GatewayPolicyStatus): void {
   if (!jsonEqual(status, p.status ?? {})) out.policyStatus.push({ name: p.metadata.name!, status });
 }
-
-export { getCondition };

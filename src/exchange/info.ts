@@ -9,8 +9,8 @@ import type {
   Mode,
   RemoteCluster,
 } from '../api/types.ts';
-import { getCondition } from '../controller/conditions.ts';
-import { jsonEqual } from '../controller/conditions.ts';
+import { getCondition } from '../model/conditions.ts';
+import { jsonEqual } from '../util/json.ts';
 
 /** The export of this cluster: its Gateways (highest priority first) and CIDRs. */
 export function buildClusterInfo(

@@ -23,11 +23,12 @@ import type {
   GatewayPolicy,
   RemoteCluster,
 } from '../api/types.ts';
-import { jsonEqual, setCondition } from '../controller/conditions.ts';
-import type { ConditionInput } from '../controller/conditions.ts';
+import { jsonEqual } from '../util/json.ts';
+import { setCondition } from '../model/conditions.ts';
+import type { ConditionInput } from '../model/conditions.ts';
 import type { ExchangeView } from '../controller/drain.ts';
-import { effectiveSpec } from '../controller/plan.ts';
-import { WorkQueue } from '../controller/workqueue.ts';
+import { effectiveSpec } from '../model/policy.ts';
+import { WorkQueue } from '../util/workqueue.ts';
 import { makeClients } from '../kube/client.ts';
 import type { Clients } from '../kube/client.ts';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';

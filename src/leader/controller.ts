@@ -4,8 +4,8 @@
 import type { KubernetesListObject, KubernetesObject, V1Lease, V1Namespace } from '@kubernetes/client-node';
 import { CLUSTERSET_NAMESPACE, GROUP, HEARTBEAT_LABEL, MEMBER_LABEL, VERSION } from '../api/group.ts';
 import type { ClusterExport, ClusterImport } from '../api/types.ts';
-import { LeaseTracker, renewalVersion } from '../controller/leasetracker.ts';
-import { WorkQueue } from '../controller/workqueue.ts';
+import { LeaseTracker, renewalVersion } from '../lease/tracker.ts';
+import { WorkQueue } from '../util/workqueue.ts';
 import type { Clients } from '../kube/client.ts';
 import { ensureNamespace } from '../kube/crds.ts';
 import { apiMessage, isConflict, isNotFound } from '../kube/errors.ts';

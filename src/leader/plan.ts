@@ -4,7 +4,8 @@
 // and the member's earlier valid import stays published.
 import { API_VERSION } from '../api/group.ts';
 import type { ClusterExport, ClusterImport, ClusterInfo, ExportStatus, ImportStatus } from '../api/types.ts';
-import { jsonEqual, setCondition } from '../controller/conditions.ts';
+import { jsonEqual } from '../util/json.ts';
+import { setCondition } from '../model/conditions.ts';
 import { cidrsOverlap, isUsableUnicast, parseCIDR, unusableReason } from '../util/ip.ts';
 import type { ParsedCIDR } from '../util/ip.ts';
 

@@ -1,10 +1,27 @@
 // Metrics of the member-cluster controller (src/controller/controller.ts). The controller calls the
 // ControllerMetrics methods at the points where it already counts; the arithmetic lives here.
 import type { Registry } from 'prom-client';
-import type { ClusterGateway, GatewayPolicy } from '../api/types.ts';
-import { getCondition } from '../controller/conditions.ts';
-import type { Plan } from '../controller/plan.ts';
+import type {
+  ClusterGateway,
+  ClusterGatewayStatus,
+  GatewayPolicy,
+  GatewayPolicyStatus,
+} from '../api/types.ts';
+import { getCondition } from '../model/conditions.ts';
 import { defineMetrics } from './registry.ts';
+
+/**
+ * What these metrics read of one reconcile's decision. The controller's Plan (src/controller/plan.ts)
+ * has this shape; it is spelled out here so that the metrics depend on the API, not on the controller.
+ */
+export interface PlanOutcome {
+  policy?: string;
+  create: readonly ClusterGateway[];
+  remove: readonly { name: string; reason: string }[];
+  gatewayStatus: readonly { name: string; status: ClusterGatewayStatus }[];
+  policyStatus: readonly { name: string; status: GatewayPolicyStatus }[];
+  events: readonly { reason: string }[];
+}
 
 export const controllerMetricSet = defineMetrics('controller', {
   reconcileDuration: {
@@ -89,7 +106,7 @@ export const REMOVAL_REASONS: readonly string[] = [
 
 /** What the cluster looks like once `p` is carried out, from the caches `p` was planned from. */
 export function gatewayCounts(
-  p: Plan,
+  p: PlanOutcome,
   gateways: readonly ClusterGateway[],
   policies: readonly GatewayPolicy[],
 ): Record<GatewayState, number> {
@@ -118,7 +135,7 @@ export function gatewayCounts(
  * Replacement when the same pass removes an instance for any reason but scaling, or starts a drain
  * (the drained instance goes later, once replaced); otherwise Fill.
  */
-export function placementReason(p: Plan): 'Replacement' | 'Fill' {
+export function placementReason(p: PlanOutcome): 'Replacement' | 'Fill' {
   return p.remove.some((r) => r.reason !== 'ScaledDown' && r.reason !== 'NoPolicy') ||
     p.events.some((e) => e.reason === 'DrainStarted')
     ? 'Replacement'
@@ -156,7 +173,7 @@ export class ControllerMetrics {
 
   reconciled(
     seconds: number,
-    p: Plan,
+    p: PlanOutcome,
     gateways: readonly ClusterGateway[],
     policies: readonly GatewayPolicy[],
   ): void {
@@ -175,7 +192,7 @@ export class ControllerMetrics {
     this.m.writes.inc({ resource, verb });
   }
 
-  placed(p: Plan): void {
+  placed(p: PlanOutcome): void {
     this.m.placements.inc({ reason: placementReason(p) });
   }
 

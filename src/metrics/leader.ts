@@ -1,7 +1,7 @@
 // Metrics of the leader-side controller (src/leader/controller.ts), run in the leader cluster.
 import type { Registry } from 'prom-client';
 import type { ClusterExport, ClusterImport } from '../api/types.ts';
-import { getCondition } from '../controller/conditions.ts';
+import { getCondition } from '../model/conditions.ts';
 import type { LeaderPlan } from '../leader/plan.ts';
 import { defineMetrics } from './registry.ts';
 

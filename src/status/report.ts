@@ -12,8 +12,8 @@ import type {
   GatewayPolicy,
   RemoteCluster,
 } from '../api/types.ts';
-import { getCondition } from '../controller/conditions.ts';
-import { effectiveSpec } from '../controller/plan.ts';
+import { getCondition } from '../model/conditions.ts';
+import { effectiveSpec } from '../model/policy.ts';
 import { STATUS_SCHEMA_VERSION } from './types.ts';
 import type {
   ConditionView,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { getCondition, plan } from '../../src/controller/plan.ts';
+import { plan } from '../../src/controller/plan.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { World, node, policy } from './fixtures.ts';
 
 const NOW = Date.parse('2026-06-01T00:00:00Z');

@@ -9,7 +9,7 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import { BfdDownReporter, kubeReporterApi } from '../../src/agent/reporter.ts';
 import { BFD_DOWN_SELECTOR, bfdDownEvent } from '../../src/api/bfdreport.ts';
 import { SYSTEM_NAMESPACE } from '../../src/api/group.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { GatewayController } from '../../src/controller/controller.ts';
 import type { Clients } from '../../src/kube/client.ts';
 import { KubeClient } from '../../src/kube/lite/client.ts';

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SYSTEM_NAMESPACE, gatewayLeaseName } from '../../src/api/group.ts';
 import { GatewayController } from '../../src/controller/controller.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import type { Clients } from '../../src/kube/client.ts';
 import { LeaseRenewer } from '../../src/lease/renewer.ts';
 import { createSimNode, setSimNodeStatus } from '../../src/lab/simnodes.ts';

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DRAINING_LABEL } from '../../src/api/group.ts';
 import type { ClusterGateway } from '../../src/api/types.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { GatewayController } from '../../src/controller/controller.ts';
 import { REPLACEMENT_READY } from '../../src/controller/drain.ts';
 import type { Clients } from '../../src/kube/client.ts';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SYSTEM_NAMESPACE } from '../../src/api/group.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import type { Clients } from '../../src/kube/client.ts';
 import { LeaseRenewer } from '../../src/lease/renewer.ts';
 import { useControlPlanes } from './harness.ts';

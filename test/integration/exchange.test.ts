@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { GatewayController } from '../../src/controller/controller.ts';
 import { MemberExchange } from '../../src/exchange/member.ts';
 import type { ClusterExport, ClusterSetMember, RemoteCluster } from '../../src/api/types.ts';

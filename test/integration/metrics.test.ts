@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import type { Clients } from '../../src/kube/client.ts';
 import { makeClients } from '../../src/kube/client.ts';
 import { rawRequest } from '../../src/kube/raw.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { ClusterExport } from '../../src/api/types.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { GatewayController } from '../../src/controller/controller.ts';
 import type { Clients } from '../../src/kube/client.ts';
 import { makeClients } from '../../src/kube/client.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ClusterExport, ClusterImport, ClusterInfo } from '../../src/api/types.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { planLeader } from '../../src/leader/plan.ts';
 import type { LeaderPlanInput } from '../../src/leader/plan.ts';
 

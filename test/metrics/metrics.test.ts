@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { register as globalRegistry } from 'prom-client';
 import type { ClusterExport, ClusterImport } from '../../src/api/types.ts';
-import { getCondition } from '../../src/controller/conditions.ts';
+import { getCondition } from '../../src/model/conditions.ts';
 import { plan } from '../../src/controller/plan.ts';
 import type { LeaderPlan } from '../../src/leader/plan.ts';
 import {

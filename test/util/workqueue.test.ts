@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WorkQueue } from '../../src/controller/workqueue.ts';
-import type { Timers } from '../../src/controller/workqueue.ts';
+import { WorkQueue } from '../../src/util/workqueue.ts';
+import type { Timers } from '../../src/util/workqueue.ts';
 
 /** Timers driven by hand, so delays are tested without waiting. */
 function fakeTimers() {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LeaseTracker } from '../../src/controller/leasetracker.ts';
+import { LeaseTracker } from '../../src/lease/tracker.ts';
 
 test('expiry is measured from when a renewal was seen, by the observer clock', () => {
   const t = new LeaseTracker();
