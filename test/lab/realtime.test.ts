@@ -13,6 +13,10 @@ const parent = join(CPU, `mcgw-rt-test-${process.pid}`);
 const [a, b] = [join(parent, 'a'), join(parent, 'b')];
 const rt = (dir: string) => join(dir, 'cpu.rt_runtime_us');
 const sleeper = usable ? spawn('sleep', ['60'], { stdio: 'ignore' }) : undefined;
+const pid = (): number => {
+  if (sleeper?.pid === undefined) throw new Error('the sleeper did not start');
+  return sleeper.pid;
+};
 
 after(() => {
   sleeper?.kill();
@@ -37,21 +41,21 @@ test(
     writeFileSync(rt(parent), '400000');
     mkdirSync(a);
     mkdirSync(b);
-    writeFileSync(join(b, 'cgroup.procs'), String(sleeper!.pid));
+    writeFileSync(join(b, 'cgroup.procs'), String(pid()));
     const want = 200_000;
 
-    assert.equal(grantRealtimeBudget(sleeper!.pid, want), want);
+    assert.equal(grantRealtimeBudget(pid(), want), want);
     assert.equal(Number(readFileSync(rt(b), 'utf8')), want);
 
     writeFileSync(rt(b), '0');
     writeFileSync(rt(a), '250000');
-    assert.equal(grantRealtimeBudget(sleeper!.pid, want), 150_000, 'the 150 ms beside a');
+    assert.equal(grantRealtimeBudget(pid(), want), 150_000, 'the 150 ms beside a');
     assert.equal(Number(readFileSync(rt(b), 'utf8')), 150_000);
 
     writeFileSync(rt(b), '0');
     writeFileSync(rt(a), String(400_000 - INSTRUMENT_RT_MIN_US + 1));
     assert.throws(
-      () => grantRealtimeBudget(sleeper!.pid, want),
+      () => grantRealtimeBudget(pid(), want),
       (e: Error) => /only 99999 us are left beside a \(300001 us\)/.test(e.message) && e.message.includes(b),
     );
     assert.equal(Number(readFileSync(rt(b), 'utf8')), 0, 'nothing written when refused');
