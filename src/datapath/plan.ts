@@ -13,6 +13,8 @@
 //   unreachable route fails the connection at once with an ICMP error. The switch either way is
 //   one `route replace`, so it is atomic too.
 // - Liveness counts only when it is `true`; a gateway BFD knows nothing about yet is not used.
+// - A demoted gateway (flapping, or on a lossy path) is used only when no living gateway of its
+//   cluster is sound, and then before a draining demoted one (see tier()).
 // - A draining gateway is used only when no living gateway of its cluster is not draining: the
 //   controller removes it once its replacement has been Ready for a while, and by then every
 //   agent has moved off it, so the removal loses nothing (make before break). It stays a peer, with
@@ -131,11 +133,26 @@ interface Claim {
   what: string;
 }
 
-function pick(peers: readonly Peer[], mode: Mode, liveness: PlanInput['liveness']): Nexthop[] {
-  // peers arrive highest priority first (ties: node name), so the first living one is the active one.
+/**
+ * How good a living peer is, best first: 0 sound and staying, 1 sound but draining, 2 demoted
+ * (flapping or lossy) and staying, 3 demoted and draining. Only the best tier that has a peer is
+ * used: a demoted or draining Gateway carries traffic only while nothing better is up.
+ */
+function tier(p: Peer, demoted: ReadonlySet<string> | undefined): number {
+  return (demoted?.has(p.key) ? 2 : 0) + (p.draining ? 1 : 0);
+}
+
+function pick(
+  peers: readonly Peer[],
+  mode: Mode,
+  liveness: PlanInput['liveness'],
+  demoted: PlanInput['demoted'],
+): Nexthop[] {
+  // peers arrive highest priority first (ties: node name), so the first living one of the best
+  // tier is the active one.
   const alive = peers.filter((p) => liveness.get(p.key) === true);
-  const staying = alive.filter((p) => !p.draining);
-  const usable = staying.length > 0 ? staying : alive;
+  const best = Math.min(...alive.map((p) => tier(p, demoted)));
+  const usable = alive.filter((p) => tier(p, demoted) === best);
   const chosen = mode === 'ActiveActive' ? usable : usable.slice(0, 1);
   return chosen
     .map((p) => ({ via: p.inner, dev: p.dev, weight: 1 }))
@@ -161,7 +178,7 @@ function modeOf(mode: unknown, what: string, skip: (what: string, reason: string
  * options or a bad `self` throw a TypeError.
  */
 export function planDatapath(input: PlanInput): DatapathPlan {
-  const { self, local, remotes, liveness } = input;
+  const { self, local, remotes, liveness, demoted } = input;
   const opts = checkOptions(input.options);
   checkSelf(self);
   const skipped: Skipped[] = [];
@@ -363,7 +380,7 @@ export function planDatapath(input: PlanInput): DatapathPlan {
     const id = r.exp.clusterID;
     const mine = new Set<string>();
     const peers = selfGw ? r.peers : localPeers;
-    const nexthops = pick(peers, selfGw ? r.mode : localMode, liveness);
+    const nexthops = pick(peers, selfGw ? r.mode : localMode, liveness, demoted);
     const lists: [string, readonly string[]][] = [
       ['podCIDR', r.exp.podCIDRs ?? []],
       ['serviceCIDR', r.exp.serviceCIDRs ?? []],

@@ -80,6 +80,12 @@ export interface PlanInput {
   local: LocalCluster;
   remotes: readonly ClusterExport[];
   liveness: Liveness;
+  /**
+   * Gateways that are up but should carry traffic only when no better one is up, keyed like
+   * `liveness`: flapping (damped), on a lossy path, or a local Gateway that says its own path to
+   * a remote cluster is lossy. Absent: none.
+   */
+  demoted?: ReadonlySet<string>;
   options: PlanOptions;
 }
 

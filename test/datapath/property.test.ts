@@ -217,6 +217,35 @@ void describe('planDatapath properties', () => {
     assert.ok(compared > RUNS / 10, `only ${compared} inputs had a draining peer`);
   });
 
+  void it('a demoted gateway is routed through only when its cluster has no living sound one', () => {
+    // Equivalently: the plan without demotions in which a demoted gateway is dead wherever a living
+    // gateway of its cluster is not demoted, and unchanged elsewhere (then all living ones are).
+    let compared = 0;
+    fc.assert(
+      fc.property(
+        inputArb.chain((i) => fc.tuple(fc.constant(i), fc.subarray([...i.liveness.keys()]))),
+        ([input, picked]) => {
+          const demoted = new Set(picked);
+          const p = planDatapath({ ...input, demoted });
+          const keys = p.peers.map((x) => x.key);
+          if (new Set(keys).size !== keys.length) return; // duplicate node names share one verdict
+          const live = new Map(input.liveness);
+          for (const cluster of new Set(p.peers.map((x) => x.cluster))) {
+            const peers = p.peers.filter((x) => x.cluster === cluster);
+            if (!peers.some((x) => !demoted.has(x.key) && input.liveness.get(x.key) === true)) continue;
+            for (const x of peers) if (demoted.has(x.key)) live.set(x.key, false);
+          }
+          const q = planDatapath({ ...input, liveness: live });
+          assert.deepEqual(p.desired, q.desired);
+          assert.deepEqual(p.peers, q.peers, 'a demotion never changes who is tunnelled to');
+          if (p.peers.some((x) => demoted.has(x.key) && input.liveness.get(x.key) === true)) compared++;
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    assert.ok(compared > RUNS / 10, `only ${compared} inputs had a living demoted peer`);
+  });
+
   void it('same input gives the same output, in whatever order the lists come', () => {
     fc.assert(
       fc.property(inputArb, fc.nat(), (input, seed) => {
