@@ -67,6 +67,11 @@ export interface LeaseFacts {
   version: string | undefined;
   /** While the Lease watch was broken no renewal could be seen: silence counts from here. */
   graceFrom: number;
+  /**
+   * The Lease watch follows the apiserver now (ResilientInformer.isCurrent). While it does not,
+   * silence counts from `now`: nothing is judged expired, by its duration or by a report.
+   */
+  watchCurrent: boolean;
   durationMs: number;
   renewIntervalMs: number;
   /** A report held against the current placement, if any. */
@@ -83,14 +88,14 @@ export interface LeaseJudgement {
 
 /**
  * The Lease's state by the controller's clock. Without a report: expired once nothing was seen for
- * durationMs (after graceFrom). With a report nothing newer has answered: expired once nothing was
+ * durationMs (after graceFrom, and never while the watch is not current). With a report nothing newer has answered: expired once nothing was
  * seen for 2 x renewIntervalMs, if that comes first; until then `expiresAt` is that earlier time, so
  * the controller wakes up for it. A placement still waiting for its first renewal is not judged by
  * reports: its Lease proves nothing yet either way.
  */
 export function judgeLease(f: LeaseFacts): LeaseJudgement {
   if (f.seenAt === undefined) return { state: 'absent' };
-  const since = Math.max(f.seenAt, f.graceFrom);
+  const since = Math.max(f.seenAt, f.watchCurrent ? f.graceFrom : f.now);
   const expiresAt = since + f.durationMs;
   if (f.now >= expiresAt) return { state: 'expired', expiresAt };
   if (f.placedOnly) return { state: 'pending', expiresAt };

@@ -295,14 +295,17 @@ export class GatewayController {
 
   private leaseState(node: string, durationMs: number, renewIntervalMs: number, now: number) {
     if (this.o.ignoreLeases) return { state: 'fresh' as const, expiresAt: now + durationMs };
-    // While the Lease watch was broken (apiserver down) no renewal could be seen, so silence counts
+    // While the Lease watch is broken (apiserver down) no renewal can be seen, so silence counts
     // only from when the watch recovered (graceFrom); otherwise an apiserver outage would fail
-    // every Gateway.
+    // every Gateway. Until it has recovered, silence counts from now: other watches may recover
+    // first and ask for a plan (seen on kubelet Nodes: a new leader removed two healthy Gateways as
+    // LeaseExpired 0.7 s after the apiserver returned, its Lease watch still in backoff).
     return judgeLease({
       seenAt: this.tracker.lastSeen(node),
       placedOnly: this.tracker.isPlacedOnly(node),
       version: this.tracker.version(node),
       graceFrom: this.leaseGraceFrom,
+      watchCurrent: this.informers?.leases.isCurrent() ?? false,
       durationMs,
       renewIntervalMs,
       report: this.bfdReports.get(node, this.informers?.gateways.get(node)?.metadata?.uid),

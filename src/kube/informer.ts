@@ -11,6 +11,11 @@ export interface Cache<T> {
 export interface ResilientInformer<T> extends Cache<T> {
   readonly synced: Promise<void>;
   isSynced(): boolean;
+  /**
+   * Synced, and no list or watch has failed since the last successful list: the cache follows the
+   * apiserver now. While it does not, an object's silence proves nothing (its updates may be lost).
+   */
+  isCurrent(): boolean;
   stop(): Promise<void>;
 }
 
@@ -90,6 +95,7 @@ export function startInformer<T extends KubernetesObject>(
   return {
     synced: syncedP,
     isSynced: () => synced,
+    isCurrent: () => synced && !failedSinceSync,
     get: (name, ns) => inf.get(name, ns),
     list: (ns) => inf.list(ns),
     async stop() {

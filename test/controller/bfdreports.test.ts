@@ -23,6 +23,7 @@ const facts = (over: Partial<LeaseFacts> = {}): LeaseFacts => ({
   placedOnly: false,
   version: String(T),
   graceFrom: 0,
+  watchCurrent: true,
   durationMs: 4000,
   renewIntervalMs: 500,
   now: T + 100,
@@ -174,4 +175,28 @@ test('plan: the wake-up comes at the early expiry a report brings', () => {
   const p = plan({ ...w.input(T + 100), lease: () => ({ state: 'fresh', expiresAt: T + 1000 }) });
   assert.equal(p.requeueAfterMs, 900 + 10);
   assert.equal(p.remove.length, 0);
+});
+
+test('while the Lease watch is not current nothing expires, by duration or by report; it counts from now', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 600_000 }),
+      fc.boolean(),
+      fc.boolean(),
+      (silent, withReport, placed) => {
+        const j = judgeLease(
+          facts({
+            watchCurrent: false,
+            placedOnly: placed,
+            now: T + silent,
+            ...(withReport && { report: report() }),
+          }),
+        );
+        assert.notEqual(j.state, 'expired');
+        assert.ok(j.expiresAt! > T + silent, 'the next look is after now');
+      },
+    ),
+  );
+  // The same silence with a current watch expires.
+  assert.equal(judgeLease(facts({ now: T + 5000 })).state, 'expired');
 });

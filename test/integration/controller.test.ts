@@ -253,7 +253,9 @@ describe('controller on a real apiserver', () => {
     for (const [, r] of running) r.stop();
     await cps[0]!.killApiserver();
     try {
-      await sleep(FAST.leaseDurationMs * 3);
+      // Long enough for the informers' retry backoff to grow to seconds: the controller is elected
+      // again and plans before its Lease watch is back, and must not judge Leases it cannot see.
+      await sleep(FAST.leaseDurationMs * 6);
     } finally {
       await cps[0]!.startApiserver();
     }

@@ -229,6 +229,7 @@ describe('the small Kubernetes client on a real apiserver', () => {
     await sleep(500);
     assert.deepEqual(names(inf), before, 'the cache is kept while the apiserver is away');
     assert.ok(inf.isSynced());
+    assert.equal(inf.isCurrent(), false, 'kept, but no longer following the apiserver');
     const t0 = Date.now();
     await cp.startApiserver();
     t.diagnostic(`apiserver back after ${Date.now() - t0} ms`);
@@ -236,7 +237,9 @@ describe('the small Kubernetes client on a real apiserver', () => {
     await admin.request('DELETE', `${cms}/r-gone`);
     await admin.request('PATCH', `${cms}/r-change`, { body: { data: { v: '2' } } });
     await admin.request('POST', cms, { body: { metadata: { name: 'r-new' } } });
+    assert.equal(inf.isCurrent(), false, 'not current before the relist, apiserver or not');
     await waitFor('recovered', () => recovered > 0, 30_000);
+    assert.equal(inf.isCurrent(), true);
     await waitFor('resynced', () => inf.get('r-change', NS)?.data?.v === '2' && !inf.get('r-gone', NS));
     assert.equal(recovered, 1);
     t.diagnostic(

@@ -220,6 +220,7 @@ export function startListWatch<T extends LiteObject>(
   return {
     synced: syncedP,
     isSynced: () => synced,
+    isCurrent: () => synced && !failed,
     get: (name, ns) => cache.get(ns ? `${ns}/${name}` : name),
     list: (ns) => {
       const all = [...cache.values()];
