@@ -68,7 +68,8 @@ const reports: ScenarioReport[] = [];
 const failed: string[] = [];
 const began = new Date();
 /** Per mode: helm install → every Gateway Ready (real Nodes), and the idle lab's cost. */
-const setup: { mode: string; readyMs: number | null; usage: LabUsage }[] = [];
+type Setup = { mode: string; readyMs: number | null; usage: LabUsage; at: string };
+const setup: Setup[] = [];
 for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
   say(`${mode}: mcgw lab up`);
   lab('down');
@@ -77,7 +78,15 @@ for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
   const readyS = ready ? Number(/([\d.]+) s$/.exec(ready)?.[1]) : NaN;
   say(`${mode}: the lab's memory and CPU over 30 s, traffic flowing`);
   const usage = await labUsage(LAB_DIR, LAB_PREFIX, 30_000);
-  setup.push({ mode, readyMs: Number.isFinite(readyS) ? readyS * 1000 : null, usage });
+  const x: Setup = {
+    mode,
+    readyMs: Number.isFinite(readyS) ? readyS * 1000 : null,
+    usage,
+    at: new Date().toISOString(),
+  };
+  setup.push(x);
+  // Beside the reports, so a table rebuilt from them (--from-reports) keeps the lab's own figures.
+  writeFileSync(join(REPORTS, `${mode}-setup.json`), JSON.stringify(x));
   try {
     for (const name of scenarios) {
       if (name === 'soak' && !values['soak-modes']!.split(',').includes(mode)) continue;
@@ -114,11 +123,27 @@ for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
 }
 
 if (values['from-reports'])
-  for (const mode of values.modes!.split(','))
+  for (const mode of values.modes!.split(',')) {
+    const file = join(REPORTS, `${mode}-setup.json`);
+    if (existsSync(file)) setup.push(JSON.parse(readFileSync(file, 'utf8')) as Setup);
     for (const name of scenarios) {
       const file = join(REPORTS, `${mode}-${name}.json`);
       if (existsSync(file)) reports.push(JSON.parse(readFileSync(file, 'utf8')) as ScenarioReport);
     }
+  }
+/** Rebuilt from reports, rows may come from several runs: say when each began. */
+const utc = (iso: string) => iso.slice(5, 16).replace('T', ' ');
+const provenance = values['from-reports']
+  ? [
+      '',
+      `Rebuilt with \`--from-reports\` from the JSON reports of separate runs, each started at (UTC): ` +
+        reports.map((r) => `${r.scenario} ${r.mode} ${utc(r.startedAt)}`).join('; ') +
+        (setup.length
+          ? `; the lab figures above from ${setup.map((x) => `${x.mode} ${utc(x.at)}`).join(', ')}`
+          : '') +
+        '.',
+    ]
+  : [];
 const table = markdownTable(reports);
 // Rebuilt from reports, the run is theirs: its start and the load the last one recorded.
 const first = values['from-reports']
@@ -182,6 +207,7 @@ const body = [
   ),
   '',
   table,
+  ...provenance,
   ...(failed.length
     ? [
         '',
