@@ -7,7 +7,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { keptAlive } from './keepalive.ts';
 import { RawApiError } from './rawerror.ts';
 
-
 export async function rawRequest<T = unknown>(
   kc: KubeConfig,
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
