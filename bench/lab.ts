@@ -7,6 +7,9 @@
 // --nodes real runs the lab on kubelet Nodes (mcgw installed by helm from its image) and writes the
 // section "ClusterSet lab on kubelet Nodes", with the image size, the time from helm install to every
 // Gateway Ready, and the lab's memory and CPU.
+// Every scenario's JSON report, each mode's lab figures and, before each `lab down`, an archive of
+// the lab's logs stay in $TMPDIR/mcgw-bench-lab[-real]/; --from-reports rebuilds the table from
+// them without running anything.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -63,6 +66,26 @@ const lab = (...args: string[]) => {
 
 const REPORTS = join(tmpdir(), real ? 'mcgw-bench-lab-real' : 'mcgw-bench-lab');
 mkdirSync(REPORTS, { recursive: true });
+
+/**
+ * `lab down` deletes the lab's logs; a false failover or an outlier found in a report afterwards
+ * needs them. Every log of the lab (its processes', and on kubelet Nodes every pod's) goes into
+ * one archive per mode beside the reports first.
+ */
+function keepLogs(mode: string): void {
+  const out = join(REPORTS, `${mode}-logs.tar.gz`);
+  // Only logs: the lab directory also holds etcd's data and every Node's containerd content.
+  const found = spawnSync('find', ['.', '-type', 'f', '-name', '*.log'], { cwd: LAB_DIR, encoding: 'utf8' });
+  const files = found.status === 0 ? found.stdout.split('\n').filter(Boolean) : [];
+  const r = spawnSync('tar', ['-czf', out, '-C', LAB_DIR, '--ignore-failed-read', '-T', '-'], {
+    input: files.join('\n'),
+    encoding: 'utf8',
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  if (files.length === 0 || r.status !== 0)
+    say(`${mode}: the lab's logs could not be kept: ${(r.stderr || found.stderr).trim().slice(-300)}`);
+  else say(`${mode}: the lab's ${files.length} logs are in ${out}`);
+}
 const reports: ScenarioReport[] = [];
 /** Scenarios that failed twice in a row: left out of the table, named at the end. */
 const failed: string[] = [];
@@ -118,6 +141,7 @@ for (const mode of values['from-reports'] ? [] : values.modes!.split(',')) {
       process.stdout.write(`${markdownTable([r]).split('\n')[2]}\n`);
     }
   } finally {
+    keepLogs(mode);
     lab('down');
   }
 }

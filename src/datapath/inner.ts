@@ -17,7 +17,8 @@ import { MAX_GATEWAYS_PER_CLUSTER } from './constants.ts';
 import type { ExportedGateway } from './types.ts';
 
 const GATEWAY_SLOT_BITS = 4;
-const GATEWAY_SLOTS = 1 << GATEWAY_SLOT_BITS;
+/** Inner address slots per cluster: a Gateway's is its priority mod this, probing on collision. */
+export const GATEWAY_SLOTS = 1 << GATEWAY_SLOT_BITS;
 
 /** The key of a gateway in the liveness map and in plan results: "<clusterID>/<node>". */
 export function gatewayKey(cluster: string, node: string): string {

@@ -2,6 +2,7 @@
 // Gateway instances. No I/O and no clock of its own, so a controller can call it on every
 // reconcile and tests can replay any situation exactly.
 
+import { GATEWAY_SLOTS } from '../datapath/inner.ts';
 import { unusableReason } from '../util/ip.ts';
 import { FIRST_PRIORITY, MAX_INSTANCES, MAX_PRIORITY, MIN_PRIORITY } from './types.ts';
 import type {
@@ -292,10 +293,27 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   const ranked = [...kept, ...draining];
   let next =
     ranked.length === 0 ? FIRST_PRIORITY : ranked.reduce((m, i) => Math.min(m, i.priority), Infinity) - 1;
+  // Nor does a newcomer take the inner address slot of an instance that stays or that this plan
+  // removes: the peers of a dead Gateway still hold its sessions, neighbour and FDB entries for a
+  // while, and a newcomer at its address and MAC churns them (false failovers, seen in the lab
+  // when the lowest-priority Gateway died and its replacement got its priority). Skipping at most
+  // a slot's worth of priorities keeps it just below the survivors; with every slot taken the
+  // planner's probing decides, as before.
+  const removedNodes = new Set(removed.map((r) => r.node));
+  const taken = new Set(
+    [...ranked, ...input.current.filter((i) => removedNodes.has(i.node))].map(
+      (i) => i.priority % GATEWAY_SLOTS,
+    ),
+  );
   const added: Instance[] = [];
   for (const node of picks) {
-    added.push({ node, priority: Math.max(MIN_PRIORITY, next) });
-    next--;
+    let p = next;
+    while (p > MIN_PRIORITY && taken.has(p % GATEWAY_SLOTS) && next - p < GATEWAY_SLOTS) p--;
+    if (taken.has(p % GATEWAY_SLOTS)) p = next;
+    const priority = Math.max(MIN_PRIORITY, p);
+    added.push({ node, priority });
+    taken.add(priority % GATEWAY_SLOTS);
+    next = priority - 1;
   }
 
   const assignment = [...kept, ...added].sort(byPriorityThenName);

@@ -336,9 +336,14 @@ describe('ClusterSet exchange: 1 leader + 3 members', () => {
         10_000,
       );
       await renewAll(a);
+      // The replaced one gone too: b's view may already name the replacement's Node from an
+      // earlier change, so only the pair proves that this change went through the leader.
       await waitFor(
         'b sees it',
-        async () => (await remote(b, 'a'))?.spec.gateways.some((g) => g.node === repl.spec.nodeName),
+        async () => {
+          const seen = (await remote(b, 'a'))?.spec.gateways.map((g) => g.node) ?? [];
+          return seen.includes(repl.spec.nodeName) && !seen.includes(gws[0]!.spec.nodeName);
+        },
         5000,
       );
     };

@@ -164,7 +164,24 @@ void describe('schedule: replacement', () => {
     );
   });
 
-  void it('restarts at 100 when every current instance is gone', () => {
+  void it('never gives a newcomer the inner address slot of the instance it replaces', () => {
+    // The lowest-priority one dies: "just below the survivors" would be its own priority, and so
+    // its inner address and MAC, which its peers still hold.
+    const r = run({
+      candidates: fiveInThreeZones(),
+      current: [
+        { node: 'a', priority: 100 },
+        { node: 'c', priority: 99 },
+      ],
+      failedNow: new Set(['c']),
+      desired: 2,
+    });
+    assert.deepEqual(r.removed, [{ node: 'c', reason: 'LeaseExpired' }]);
+    assert.equal(r.added.length, 1);
+    assert.equal(r.added[0]!.priority, 98);
+  });
+
+  void it('restarts near 100 when every current instance is gone, off the slots of the removed ones', () => {
     const r = run({
       candidates: [node('b', 'z1'), node('c', 'z2')],
       current: [
@@ -173,9 +190,10 @@ void describe('schedule: replacement', () => {
       ],
       desired: 2,
     });
+    // 100 would share slot 4 (100 mod 16) with z.
     assert.deepEqual(r.assignment, [
-      { node: 'b', priority: 100 },
-      { node: 'c', priority: 99 },
+      { node: 'b', priority: 99 },
+      { node: 'c', priority: 98 },
     ]);
     assert.deepEqual(r.removed, [
       { node: 'a', reason: 'NodeGone' },
@@ -210,8 +228,9 @@ void describe('schedule: replacement', () => {
       { node: 'cordoned', priority: 98, reason: 'Unschedulable' },
       { node: 'draining', priority: 97, reason: 'Draining' },
     ]);
-    // The replacement ranks below the draining ones too: it must not take one's inner address slot.
-    assert.deepEqual(r.assignment, [{ node: 'fresh', priority: 96 }]);
+    // The replacement ranks below the draining ones too: it must not take one's inner address slot,
+    // nor one of the removed ones' (96, 95 and 94 are noip's, loop's and gone's).
+    assert.deepEqual(r.assignment, [{ node: 'fresh', priority: 93 }]);
     assert.equal(r.drainCovered, false, 'the replacement is not Ready yet');
   });
 });
@@ -610,7 +629,8 @@ void describe('schedule: unusable candidates', () => {
       desired: 1,
     });
     assert.deepEqual(r.removed, [{ node: 'a', reason: 'AddressUnusable' }]);
-    assert.deepEqual(r.assignment, [{ node: 'b', priority: 100 }]);
+    // 100 would be a's slot, and a is removed in the same plan.
+    assert.deepEqual(r.assignment, [{ node: 'b', priority: 99 }]);
   });
 });
 
