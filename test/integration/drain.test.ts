@@ -240,8 +240,11 @@ describe('drain on a real apiserver', () => {
       ),
     );
     assert.match(started.message!, /no other candidate can take over/);
-    const p = await getPolicy(c, 'default');
-    assert.equal(getCondition(p.status?.conditions, 'Degraded')?.status, 'True');
+    // The Event and the policy's status are separate writes: wait for the condition too.
+    await waitFor('the policy Degraded', async () => {
+      const p = await getPolicy(c, 'default');
+      return getCondition(p.status?.conditions, 'Degraded')?.status === 'True' || undefined;
+    });
     // Well past the settle time, it is still there.
     await sleep(SETTLE_S * 1000 * 2);
     const still = await listGateways(c);

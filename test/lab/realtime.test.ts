@@ -18,19 +18,32 @@ const pid = (): number => {
   return sleeper.pid;
 };
 
-after(() => {
-  sleeper?.kill();
-  if (!existsSync(parent)) return;
-  // A cgroup with a task cannot go: move the sleeper back to the root first.
-  if (sleeper?.pid && existsSync(join(b, 'cgroup.procs'))) {
+after(async () => {
+  if (!existsSync(parent)) {
+    sleeper?.kill();
+    return;
+  }
+  // A cgroup with a task cannot go: move the sleeper back to the root before it is killed (an
+  // exiting task stays in its cgroup until it is reaped).
+  if (sleeper?.pid !== undefined && sleeper.exitCode === null) {
     try {
       writeFileSync(join(CPU, 'cgroup.procs'), String(sleeper.pid));
     } catch {
       // it has exited already
     }
   }
+  sleeper?.kill();
   for (const d of [a, b]) if (existsSync(d)) writeFileSync(rt(d), '0');
-  for (const d of [a, b, parent]) if (existsSync(d)) rmdirSync(d);
+  for (const d of [a, b, parent]) {
+    for (let i = 0; existsSync(d); i++) {
+      try {
+        rmdirSync(d);
+      } catch (err) {
+        if (i >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
 });
 
 test(
